@@ -1,0 +1,176 @@
+import { Type, type Static, type TSchema, type SchemaOptions } from '@sinclair/typebox';
+
+/** Bump together with a new entry in migrate.ts whenever the file layout changes. */
+export const CONFIG_VERSION = 1;
+
+/**
+ * A string enum as a plain JSON-schema `enum` (TypeBox's Union of Literals compiles to anyOf,
+ * whose ajv errors say "must match a schema in anyOf" instead of listing the allowed values).
+ * No `type` keyword: a value of the wrong type then yields one error, not two.
+ */
+function StringEnum<const T extends readonly string[]>(values: T, options: SchemaOptions) {
+  return Type.Unsafe<T[number]>({ ...options, enum: [...values] });
+}
+
+/** Every object is closed: a misspelt key in a hand-edited file must fail loudly, not be ignored. */
+function Section<T extends Record<string, TSchema>>(properties: T, description: string) {
+  return Type.Object(properties, { additionalProperties: false, default: {}, description });
+}
+
+export const VIDEO_SIZES = ['1280x720', '960x540', '640x360'] as const;
+export const VIDEO_ENCODERS = ['v4l2h264enc', 'x264enc', 'openh264enc', 'vp8enc'] as const;
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+export const PROFILES = ['sim', 'pi', 'auto'] as const;
+export const OUTPUT_SINKS = ['auto', 'kms', 'window', 'fake'] as const;
+
+export type VideoSize = (typeof VIDEO_SIZES)[number];
+export type VideoEncoder = (typeof VIDEO_ENCODERS)[number];
+
+const Port = (fallback: number, description: string) =>
+  Type.Integer({ minimum: 1024, maximum: 65535, default: fallback, description });
+
+const Video = Section(
+  {
+    size: StringEnum(VIDEO_SIZES, { default: '1280x720', description: 'Sent picture size, width x height in pixels.' }),
+    fps: Type.Integer({ minimum: 5, maximum: 60, default: 30, description: 'Sent frames per second.' }),
+    bitrateKbps: Type.Integer({
+      minimum: 100,
+      maximum: 8000,
+      default: 1500,
+      description: 'Target video bitrate in kbit/s.',
+    }),
+    keyframeIntervalS: Type.Integer({
+      minimum: 1,
+      maximum: 10,
+      default: 2,
+      description: 'Seconds between keyframes; shorter recovers faster from packet loss, costs bitrate.',
+    }),
+    encoders: Type.Array(StringEnum(VIDEO_ENCODERS, { description: 'A GStreamer encoder element.' }), {
+      minItems: 1,
+      uniqueItems: true,
+      default: [...VIDEO_ENCODERS],
+      description: 'Encoders to try, most preferred first; an encoder left out is never used.',
+    }),
+    camera: Type.String({
+      maxLength: 200,
+      default: '',
+      description: "Preferred camera, by display name or device path; '' takes the first one found.",
+    }),
+  },
+  'Outgoing video.',
+);
+
+const Audio = Section(
+  {
+    echoCancel: Type.Boolean({ default: true, description: 'Cancel the echo of the speaker in the microphone.' }),
+    noiseSuppression: Type.Boolean({ default: true, description: 'Suppress steady background noise.' }),
+    gainControl: Type.Boolean({ default: true, description: 'Adjust microphone gain automatically.' }),
+    bitrateKbps: Type.Integer({ minimum: 6, maximum: 128, default: 32, description: 'Opus bitrate in kbit/s.' }),
+    fec: Type.Boolean({ default: true, description: 'Opus in-band forward error correction against packet loss.' }),
+    dtx: Type.Boolean({ default: true, description: 'Opus discontinuous transmission: send almost nothing in silence.' }),
+    volume: Type.Integer({ minimum: 0, maximum: 150, default: 100, description: 'Playback volume in percent.' }),
+    microphone: Type.String({
+      maxLength: 200,
+      default: '',
+      description: "Preferred microphone, by display name or device; '' takes the default one.",
+    }),
+    speaker: Type.String({
+      maxLength: 200,
+      default: '',
+      description: "Preferred speaker, by display name or device; '' takes the default one.",
+    }),
+  },
+  'Outgoing and incoming audio.',
+);
+
+const Output = Section(
+  {
+    sink: StringEnum(OUTPUT_SINKS, {
+      default: 'auto',
+      description: "Where received video is shown: 'kms' full screen without a desktop, 'window' on a desktop, 'fake' nowhere (tests), 'auto' picks.",
+    }),
+    selfView: Type.Boolean({ default: true, description: 'Show the own camera picture in a corner.' }),
+  },
+  'Local display.',
+);
+
+const Rtp = Section(
+  {
+    host: Type.String({ minLength: 1, maxLength: 253, default: '127.0.0.1', description: 'Host that RTP is sent to.' }),
+    sendVideoPort: Port(5000, 'Destination port of sent video RTP (RTCP on the next port).'),
+    sendAudioPort: Port(5002, 'Destination port of sent audio RTP (RTCP on the next port).'),
+    receiveVideoPort: Port(5004, 'Local port for received video RTP (RTCP on the next port).'),
+    receiveAudioPort: Port(5006, 'Local port for received audio RTP (RTCP on the next port).'),
+  },
+  'Plain RTP transport.',
+);
+
+const Restart = Section(
+  {
+    initialDelayMs: Type.Integer({
+      minimum: 100,
+      maximum: 60000,
+      default: 1000,
+      description: 'Wait before the first restart of a failed pipeline, in ms.',
+    }),
+    maxDelayMs: Type.Integer({
+      minimum: 1000,
+      maximum: 600000,
+      default: 30000,
+      description: 'Upper bound of the doubling restart delay, in ms.',
+    }),
+  },
+  'Back-off for restarting a failed media pipeline.',
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    version: Type.Integer({
+      const: CONFIG_VERSION,
+      default: CONFIG_VERSION,
+      description: 'Layout version of this file; older files are migrated on load.',
+    }),
+    revision: Type.Integer({
+      minimum: 0,
+      default: 0,
+      description: 'Incremented on every save, so that stale remote updates can be refused.',
+    }),
+    profile: StringEnum(PROFILES, {
+      default: 'auto',
+      description: "Hardware profile: 'pi' for the box, 'sim' for a PC without camera, 'auto' detects.",
+    }),
+    device: Section(
+      {
+        id: Type.String({
+          pattern: '^[a-z0-9][a-z0-9-]{0,62}$',
+          default: 'diemcau-dev',
+          description: 'Stable identifier used in topics and host names: lower-case letters, digits, dashes.',
+        }),
+        name: Type.String({
+          minLength: 1,
+          maxLength: 64,
+          default: 'Điểm cầu',
+          description: 'Human-readable name shown to the other side.',
+        }),
+      },
+      'Identity of this box.',
+    ),
+    log: Section(
+      { level: StringEnum(LOG_LEVELS, { default: 'info', description: 'Lowest level that is logged.' }) },
+      'Logging.',
+    ),
+    media: Section({ video: Video, audio: Audio, output: Output, rtp: Rtp, restart: Restart }, 'Audio and video.'),
+  },
+  { additionalProperties: false, description: 'Configuration of a diemcau box.' },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+
+/** '1280x720' → { width: 1280, height: 720 }; the schema guarantees the format. */
+export function parseVideoSize(size: VideoSize): { width: number; height: number } {
+  const [width, height] = size.split('x').map(Number);
+  if (width === undefined || height === undefined || !(width > 0) || !(height > 0)) {
+    throw new RangeError(`not a video size: ${JSON.stringify(size)}`);
+  }
+  return { width, height };
+}

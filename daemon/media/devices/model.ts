@@ -1,0 +1,122 @@
+import { numbersOf, parseCaps, parseStructure } from './caps-text.js';
+
+export type DeviceKind = 'camera' | 'microphone' | 'speaker';
+
+export interface VideoMode {
+  media: 'video/x-raw' | 'image/jpeg' | 'video/x-h264' | string;
+  format?: string;
+  width: number;
+  height: number;
+  /** The highest frame rate the camera offers at this size. */
+  maxFps: number;
+}
+
+export interface MediaDevice {
+  /** Stable within a run: the device path where there is one, else the provider's name. */
+  id: string;
+  kind: DeviceKind;
+  name: string;
+  api: string;
+  /** gst-launch fragment that opens this device (a source for cameras and microphones, a sink for speakers). */
+  element: string;
+  /** Video modes for cameras; empty for audio devices. */
+  modes: VideoMode[];
+}
+
+const KIND_OF_CLASS: Array<[RegExp, DeviceKind]> = [
+  [/^Video\/Source/, 'camera'],
+  [/^Audio\/Source/, 'microphone'],
+  [/^Audio\/Sink/, 'speaker'],
+];
+
+/**
+ * Turns what GStreamer says of a device (its class, display name, caps and properties, all as
+ * text) into a MediaDevice, or null for devices the box does not use (monitors, codecs, …).
+ */
+export function describeDevice(deviceClass: string, displayName: string, capsText: string, propsText: string): MediaDevice | null {
+  const kind = KIND_OF_CLASS.find(([re]) => re.test(deviceClass))?.[1];
+  if (!kind) return null;
+  const props = parseStructure(propsText.includes(',') ? propsText : `props, ${propsText}`).fields;
+  const api = props['device.api'] ?? (props['api.v4l2.path'] ? 'v4l2' : props['api.alsa.path'] ? 'alsa' : 'unknown');
+  const element = elementFor(kind, api, props);
+  if (!element) return null;
+  const path = props['api.v4l2.path'] ?? props['device.path'] ?? props['api.alsa.path'];
+  return {
+    id: path ?? `${api}:${displayName}`,
+    kind,
+    name: displayName,
+    api,
+    element,
+    modes: kind === 'camera' ? videoModesOf(capsText) : [],
+  };
+}
+
+function elementFor(kind: DeviceKind, api: string, props: Record<string, string>): string | null {
+  if (api === 'v4l2' && kind === 'camera') {
+    const path = props['api.v4l2.path'] ?? props['device.path'];
+    return path ? `v4l2src device=${path}` : null;
+  }
+  if (api === 'alsa') {
+    const card = props['alsa.card'];
+    const dev = props['alsa.device'] ?? '0';
+    const path = card !== undefined ? `hw:${card},${dev}` : props['api.alsa.path'];
+    if (!path) return null;
+    return kind === 'speaker' ? `alsasink device=${path}` : `alsasrc device=${path}`;
+  }
+  if (api === 'pulse' || api === 'pipewire') {
+    const node = props['node.name'] ?? props['device.name'];
+    if (kind === 'camera') return null; // cameras are opened through V4L2 directly
+    const factory = kind === 'speaker' ? 'pulsesink' : 'pulsesrc';
+    return node ? `${factory} device=${node}` : factory;
+  }
+  return null;
+}
+
+export function videoModesOf(capsText: string): VideoMode[] {
+  const modes: VideoMode[] = [];
+  for (const s of parseCaps(capsText)) {
+    const widths = numbersOf(s.fields.width);
+    const heights = numbersOf(s.fields.height);
+    const fps = numbersOf(s.fields.framerate);
+    // Ranges ([ 1, 1920 ]) come from virtual devices; a camera lists discrete sizes.
+    if (widths.length !== 1 || heights.length !== 1) continue;
+    modes.push({
+      media: s.name,
+      ...(s.fields.format ? { format: s.fields.format } : {}),
+      width: widths[0]!,
+      height: heights[0]!,
+      maxFps: fps.length ? Math.max(...fps) : 0,
+    });
+  }
+  return modes;
+}
+
+export interface CameraTarget {
+  width: number;
+  height: number;
+  fps: number;
+}
+
+/**
+ * Picks the camera mode to capture in: the smallest mode that still covers the target size
+ * at the target rate, raw before MJPEG (no decode cost); else MJPEG at that size (USB 2 cameras
+ * give 720p30 only as MJPEG); else the best the camera has, to be scaled.
+ */
+export function chooseCameraMode(modes: readonly VideoMode[], target: CameraTarget): VideoMode | null {
+  const usable = modes.filter((m) => m.media === 'video/x-raw' || m.media === 'image/jpeg');
+  const covers = (m: VideoMode) => m.width >= target.width && m.height >= target.height && m.maxFps >= target.fps;
+  const byArea = (a: VideoMode, b: VideoMode) => a.width * a.height - b.width * b.height;
+  const rawFit = usable.filter((m) => m.media === 'video/x-raw' && covers(m)).sort(byArea)[0];
+  if (rawFit) return rawFit;
+  const jpegFit = usable.filter((m) => m.media === 'image/jpeg' && covers(m)).sort(byArea)[0];
+  if (jpegFit) return jpegFit;
+  // Nothing covers the target: the largest mode at a decent rate, preferring the rate.
+  return [...usable].sort((a, b) => Math.min(b.maxFps, target.fps) - Math.min(a.maxFps, target.fps) || byArea(b, a))[0] ?? null;
+}
+
+/** The gst-launch fragment from a camera to raw frames in the chosen mode (decoding MJPEG if needed). */
+export function cameraSourceChain(device: MediaDevice, mode: VideoMode | null, jpegDecoder = 'jpegdec'): string[] {
+  if (!mode) return [device.element];
+  const caps = `${mode.media},width=${mode.width},height=${mode.height}${mode.format ? `,format=${mode.format}` : ''}`;
+  return mode.media === 'image/jpeg' ? [device.element, caps, jpegDecoder] : [device.element, caps];
+}

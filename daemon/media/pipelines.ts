@@ -1,0 +1,290 @@
+/**
+ * The descriptions of every long-running pipeline. Sources (camera, slate, microphone) are
+ * separate pipelines that hand frames to the send and playout pipelines through inter
+ * elements, so a camera pulled out mid-meeting fails only its own pipeline: the encoder keeps
+ * running, the far end sees the slate, and RTP timestamps never jump.
+ *
+ *   camera ─▶ scale ─▶ tee ─▶ intervideosink "<ch>-send"      ┐
+ *   (or slate)            └─▶ scale ¼ ─▶ intervideosink "<ch>-self" │
+ *   intervideosrc "<ch>-send" ─▶ encoder ─▶ payloader ─▶ udpsink  ◀┘
+ *   mic ─▶ interaudiosink "mic";  interaudiosrc "mic" ─▶ webrtcdsp ─▶ opusenc ─▶ rtpopuspay ─▶ udpsink
+ *   udpsrc ─▶ jitterbuffer ─▶ depay ─▶ decode ─▶ compositor(+ self-view, + text) ─▶ screen
+ *   udpsrc ─▶ jitterbuffer ─▶ opusdepay ─▶ opusdec ─▶ volume ─▶ webrtcechoprobe ─▶ speaker
+ */
+import { LaunchBuilder, rawVideoCaps, RAW_AUDIO_CAPS, type PipelineDescription } from './launch.js';
+import type { EncoderProfile, EncoderSettings, VideoCodec } from './encoders.js';
+import { hasElement } from './elements.js';
+import { cameraSourceChain, type MediaDevice, type VideoMode } from './devices/model.js';
+
+export interface FrameSize {
+  width: number;
+  height: number;
+}
+
+export const VIDEO_PAYLOAD_TYPE = 96;
+export const AUDIO_PAYLOAD_TYPE = 111;
+/** Leaves room for SRTP and TURN headers inside a 1280-byte path MTU. */
+const RTP_MTU = 1200;
+const ECHO_PROBE = 'echoprobe';
+/** The self-view picture is a quarter of the capture size, scaled once at the source. */
+export const selfViewSize = (s: FrameSize): FrameSize => ({ width: even(s.width / 4), height: even(s.height / 4) });
+const even = (n: number) => Math.max(2, Math.round(n / 2) * 2);
+
+/** Both outputs of a video source: full size for the encoder, quarter size for the self-view. */
+function interVideoOutputs(b: LaunchBuilder, channel: string, size: FrameSize): void {
+  const self = selfViewSize(size);
+  b.chain('srctee.', b.el('queue', { leaky: 'downstream', 'max-size-buffers': 2 }), b.el('intervideosink', { name: 'sendsink', channel: `${channel}-send` }));
+  b.chain(
+    'srctee.',
+    b.el('queue', { leaky: 'downstream', 'max-size-buffers': 2 }),
+    b.el('videoscale'),
+    `video/x-raw,width=${self.width},height=${self.height}`,
+    b.el('intervideosink', { name: 'selfsink', channel: `${channel}-self` }),
+  );
+}
+
+export interface CameraSourceOptions {
+  device: MediaDevice;
+  mode: VideoMode | null;
+  size: FrameSize;
+  fps: number;
+  channel: string;
+}
+
+export function describeCamera(o: CameraSourceOptions): PipelineDescription {
+  const b = new LaunchBuilder();
+  const [source = o.device.element, ...rest] = cameraSourceChain(o.device, o.mode, hasElement('v4l2jpegdec') ? 'v4l2jpegdec' : 'jpegdec');
+  b.chain(
+    b.fragment(source, { name: 'camsrc' }),
+    ...rest.map((link) => (link.includes('/') ? link : b.el(link))),
+    b.el('videoconvert'),
+    b.el('videoscale'),
+    b.el('videorate', { 'drop-only': true }),
+    rawVideoCaps(o.size.width, o.size.height, o.fps),
+    b.el('tee', { name: 'srctee' }),
+  );
+  interVideoOutputs(b, o.channel, o.size);
+  return b.build('camera');
+}
+
+export interface SlateOptions {
+  text: string;
+  size: FrameSize;
+  fps: number;
+  channel: string;
+}
+
+/**
+ * What the far end and the self-view show when there is no camera picture. Drawn twice a second
+ * and repeated by videorate (a repeat is a reference, not a copy), so it costs almost nothing.
+ */
+export function describeSlate(o: SlateOptions): PipelineDescription {
+  const b = new LaunchBuilder();
+  b.chain(
+    b.el('videotestsrc', { 'is-live': true, pattern: 'solid-color', 'foreground-color': 0xff1d3557 }),
+    `video/x-raw,format=I420,width=${o.size.width},height=${o.size.height},framerate=2/1,pixel-aspect-ratio=1/1`,
+    b.el('textoverlay', { name: 'slatetext', text: o.text, 'font-desc': 'Noto Sans Bold 20', valignment: 'center', halignment: 'center', 'shaded-background': false }),
+    b.el('videorate'),
+    rawVideoCaps(o.size.width, o.size.height, o.fps),
+    b.el('tee', { name: 'srctee' }),
+  );
+  interVideoOutputs(b, o.channel, o.size);
+  return b.build('slate');
+}
+
+export function describeMicrophone(device: MediaDevice, channel: string): PipelineDescription {
+  const b = new LaunchBuilder();
+  b.chain(
+    b.fragment(device.element, { name: 'micsrc' }),
+    b.el('audioconvert'),
+    b.el('audioresample'),
+    RAW_AUDIO_CAPS,
+    b.el('interaudiosink', { name: 'micsink', channel }),
+  );
+  return b.build('microphone');
+}
+
+export interface VideoSendOptions {
+  channel: string;
+  size: FrameSize;
+  fps: number;
+  encoder: EncoderProfile;
+  settings: EncoderSettings;
+  host: string;
+  port: number;
+}
+
+export function describeVideoSend(o: VideoSendOptions): PipelineDescription {
+  const b = new LaunchBuilder();
+  const payloader =
+    o.encoder.codec === 'H264'
+      ? b.el('rtph264pay', { name: 'vpay', pt: VIDEO_PAYLOAD_TYPE, mtu: RTP_MTU, 'config-interval': -1, 'aggregate-mode': 'zero-latency' })
+      : b.el('rtpvp8pay', { name: 'vpay', pt: VIDEO_PAYLOAD_TYPE, mtu: RTP_MTU, 'picture-id-mode': '15-bit' });
+  b.chain(
+    // Repeats the last frame for up to a second if the source stalls, then sends black.
+    b.el('intervideosrc', { channel: `${o.channel}-send`, timeout: 1_000_000_000 }),
+    rawVideoCaps(o.size.width, o.size.height, o.fps),
+    b.el('queue', { 'max-size-buffers': 1, leaky: 'downstream' }),
+    ...o.encoder.fragment(b, o.settings),
+    payloader,
+    b.el('udpsink', { name: 'vudp', host: o.host, port: o.port, sync: false, async: false }),
+  );
+  return b.build('video-send');
+}
+
+export interface AudioSendOptions {
+  channel: string;
+  echoCancel: boolean;
+  noiseSuppression: boolean;
+  gainControl: boolean;
+  bitrateKbps: number;
+  fec: boolean;
+  dtx: boolean;
+  muted: boolean;
+  host: string;
+  port: number;
+}
+
+export function describeAudioSend(o: AudioSendOptions): PipelineDescription {
+  const b = new LaunchBuilder();
+  const dsp = o.echoCancel || o.noiseSuppression || o.gainControl;
+  b.chain(
+    // Silence when no microphone is plugged in, so the far end still gets a steady stream.
+    b.el('interaudiosrc', { channel: o.channel, 'period-time': 10_000_000 }),
+    RAW_AUDIO_CAPS,
+    ...(dsp
+      ? [
+          b.el('webrtcdsp', {
+            name: 'dsp',
+            probe: ECHO_PROBE,
+            'echo-cancel': o.echoCancel,
+            'noise-suppression': o.noiseSuppression,
+            'gain-control': o.gainControl,
+          }),
+          b.el('audioconvert'),
+        ]
+      : []),
+    b.el('volume', { name: 'micmute', mute: o.muted }),
+    b.el('opusenc', {
+      name: 'aenc',
+      bitrate: o.bitrateKbps * 1000,
+      'inband-fec': o.fec,
+      dtx: o.dtx,
+      'packet-loss-percentage': o.fec ? 10 : 0,
+      'audio-type': 'voice',
+      'frame-size': 20,
+    }),
+    b.el('rtpopuspay', { pt: AUDIO_PAYLOAD_TYPE, mtu: RTP_MTU, dtx: o.dtx }),
+    b.el('udpsink', { name: 'audp', host: o.host, port: o.port, sync: false, async: false }),
+  );
+  return b.build('audio-send');
+}
+
+export type ScreenSink = 'kms' | 'window' | 'fake';
+
+export interface PlayoutOptions {
+  codec: VideoCodec;
+  host: string;
+  videoPort: number;
+  audioPort: number;
+  jitterLatencyMs: number;
+  output: FrameSize;
+  fps: number;
+  selfView: { channel: string; size: FrameSize; visible: boolean };
+  screen: ScreenSink;
+  speaker: MediaDevice | undefined;
+  volumePercent: number;
+  overlayText: string;
+}
+
+function screenSink(b: LaunchBuilder, kind: ScreenSink): string {
+  if (kind === 'kms') return b.el('kmssink', { name: 'screen', 'force-modesetting': true, sync: true });
+  if (kind === 'window') {
+    return process.env.WAYLAND_DISPLAY ? b.el('waylandsink', { name: 'screen' }) : b.el('ximagesink', { name: 'screen' });
+  }
+  return b.el('fakesink', { name: 'screen', sync: true });
+}
+
+function videoDecodeChain(b: LaunchBuilder, codec: VideoCodec): string[] {
+  if (codec === 'VP8') return [b.el('rtpvp8depay'), b.el('vp8dec', { name: 'vdec' })];
+  // Hardware decode where the Pi has it; libav is faster than openh264 on the CPU.
+  const decoder = ['v4l2h264dec', 'avdec_h264', 'openh264dec'].find(hasElement) ?? 'avdec_h264';
+  return [b.el('rtph264depay'), b.el('h264parse'), b.el(decoder, { name: 'vdec' })];
+}
+
+export function rtpCaps(kind: 'video' | 'audio', codec: VideoCodec | 'OPUS'): string {
+  return kind === 'video'
+    ? `application/x-rtp,media=video,clock-rate=90000,encoding-name=${codec},payload=${VIDEO_PAYLOAD_TYPE}`
+    : `application/x-rtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload=${AUDIO_PAYLOAD_TYPE}`;
+}
+
+/** Self-view in the bottom-right corner, a margin of 1/40 of the screen from the edges. */
+export function selfViewPlacement(output: FrameSize, self: FrameSize): { x: number; y: number } {
+  const margin = Math.round(output.height / 40);
+  return { x: output.width - self.width - margin, y: output.height - self.height - margin };
+}
+
+export function describePlayout(o: PlayoutOptions): PipelineDescription {
+  const b = new LaunchBuilder();
+  const { output } = o;
+  const pip = selfViewPlacement(output, o.selfView.size);
+  // A black background keeps the screen alive (and the compositor producing) before any
+  // remote picture arrives.
+  b.chain(
+    b.el('videotestsrc', { 'is-live': true, pattern: 'black' }),
+    rawVideoCaps(output.width, output.height, o.fps),
+    'comp.sink_0',
+  );
+  b.chain(
+    b.el('udpsrc', { name: 'vrtp', address: o.host, port: o.videoPort, caps: rtpCaps('video', o.codec) }),
+    b.el('rtpjitterbuffer', { name: 'vjitter', latency: o.jitterLatencyMs, 'do-lost': true, 'drop-on-latency': true }),
+    ...videoDecodeChain(b, o.codec),
+    b.el('videoconvert'),
+    b.el('videoscale'),
+    `video/x-raw,width=${output.width},height=${output.height},pixel-aspect-ratio=1/1`,
+    b.el('queue'),
+    'comp.sink_1',
+  );
+  b.chain(
+    b.el('intervideosrc', { channel: `${o.selfView.channel}-self`, timeout: 1_000_000_000 }),
+    `video/x-raw,format=I420,width=${o.selfView.size.width},height=${o.selfView.size.height},framerate=${o.fps}/1`,
+    b.el('queue', { 'max-size-buffers': 2, leaky: 'downstream' }),
+    'comp.sink_2',
+  );
+  b.chain(
+    [
+      b.el('compositor', { name: 'comp', background: 'black', 'ignore-inactive-pads': true }),
+      `sink_1::zorder=1 sink_2::zorder=2 sink_2::xpos=${pip.x} sink_2::ypos=${pip.y} sink_2::alpha=${o.selfView.visible ? 1 : 0}`,
+    ].join(' '),
+    rawVideoCaps(output.width, output.height, o.fps),
+    b.el('textoverlay', {
+      name: 'overlay',
+      text: o.overlayText,
+      'font-desc': 'Noto Sans Bold 18',
+      valignment: 'top',
+      halignment: 'center',
+      'shaded-background': true,
+      'wait-text': false,
+    }),
+    b.el('videoconvert'),
+    // Not leaky: frames wait here for their display time (the pipeline latency, several frames).
+    b.el('queue'),
+    screenSink(b, o.screen),
+  );
+  b.chain(
+    b.el('udpsrc', { name: 'artp', address: o.host, port: o.audioPort, caps: rtpCaps('audio', 'OPUS') }),
+    b.el('rtpjitterbuffer', { name: 'ajitter', latency: o.jitterLatencyMs, 'do-lost': true }),
+    b.el('rtpopusdepay'),
+    b.el('opusdec', { plc: true, 'use-inband-fec': true }),
+    b.el('audioconvert'),
+    b.el('audioresample'),
+    RAW_AUDIO_CAPS,
+    b.el('volume', { name: 'volume', volume: o.volumePercent / 100 }),
+    // Sees exactly what goes to the speaker, so webrtcdsp can cancel it from the microphone.
+    b.el('webrtcechoprobe', { name: ECHO_PROBE }),
+    b.el('audioconvert'),
+    b.el('audioresample'),
+    o.speaker ? b.fragment(o.speaker.element, { name: 'speaker' }) : b.el('fakesink', { name: 'speaker', sync: true }),
+  );
+  return b.build('playout');
+}
