@@ -250,9 +250,9 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       slate.stop(); // restarted to redraw its text
       slate.start();
     } else {
+      // The slate comes back only if the camera fails (onCameraState), not while it starts.
+      slate.stop();
       camera.start();
-      if (camera.snapshot.state === 'running') slate.stop();
-      else slate.start();
     }
   }
 

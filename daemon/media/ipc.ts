@@ -1,0 +1,57 @@
+/**
+ * The typed messages between the daemon and its media worker (child_process IPC with the
+ * "advanced" serialization, so Buffers cross as bytes). Only this file knows their shapes.
+ */
+import type { SerializedError } from '../errors.js';
+import type { ScreenSink, FrameSize } from './pipelines.js';
+import type { MediaSettings, MediaStatus, SnapshotSource } from './types.js';
+
+/** What the rest of the daemon may ask of the media engine, wherever it runs. */
+export interface MediaControl {
+  status(): Promise<MediaStatus>;
+  setBitrate(kbps: number): Promise<void>;
+  forceKeyframe(): Promise<void>;
+  setAudioMuted(muted: boolean): Promise<void>;
+  setVideoMuted(muted: boolean): Promise<void>;
+  setVolume(percent: number): Promise<void>;
+  setOverlayText(text: string): Promise<void>;
+  setSelfView(visible: boolean): Promise<void>;
+  snapshot(source: SnapshotSource): Promise<Buffer>;
+  injectFault(pipeline: string): Promise<void>;
+}
+
+export type MediaMethod = keyof MediaControl;
+export const MEDIA_METHODS: readonly MediaMethod[] = [
+  'status',
+  'setBitrate',
+  'forceKeyframe',
+  'setAudioMuted',
+  'setVideoMuted',
+  'setVolume',
+  'setOverlayText',
+  'setSelfView',
+  'snapshot',
+  'injectFault',
+];
+
+export interface WorkerInit {
+  settings: MediaSettings;
+  /** Simulated devices (test sources) instead of GStreamer's device monitor. */
+  simDevices: boolean;
+  screen: ScreenSink;
+  outputSize: FrameSize;
+  logLevel: string;
+}
+
+export type ToWorker =
+  | { type: 'init'; init: WorkerInit }
+  | { type: 'request'; id: number; method: MediaMethod; args: unknown[] }
+  | { type: 'shutdown' };
+
+export type FromWorker =
+  | { type: 'ready'; status: MediaStatus }
+  | { type: 'response'; id: number; ok: true; result: unknown }
+  | { type: 'response'; id: number; ok: false; error: SerializedError }
+  | { type: 'status'; status: MediaStatus }
+  | { type: 'event'; name: 'camera-lost' | 'camera-found'; device: { id: string; name: string } }
+  | { type: 'fatal'; error: SerializedError };
