@@ -58,7 +58,7 @@ async function mediaLoopback(argv: string[], sim: boolean, screen: ScreenSink | 
   const { GstDeviceWatcher } = await import('./media/devices/gst-watcher.js');
   const { SimDeviceWatcher } = await import('./media/devices/sim-watcher.js');
   const devices = init.simDevices ? new SimDeviceWatcher() : new GstDeviceWatcher(log);
-  const engine = new MediaEngine({ settings: init.settings, devices, log, screen: init.screen, outputSize: init.outputSize });
+  const engine = new MediaEngine({ settings: init.settings, devices, log, screen: init.screen, outputSize: init.outputSize, send: true });
   process.stderr.write(
     `loopback: ${init.simDevices ? 'test pattern and tone' : 'camera and microphone'} → encoder → RTP on ${init.settings.rtp.host}:${init.settings.rtp.sendVideoPort} → decoder → ${init.screen === 'fake' ? 'no screen (headless; figures below)' : init.screen}. Ctrl-C stops.\n`,
   );

@@ -126,6 +126,9 @@ export class MediaClient extends TypedEmitter<MediaClientEvents> implements Medi
   async injectFault(pipeline: string): Promise<void> {
     await this.request('injectFault', [pipeline]);
   }
+  async setSending(on: boolean): Promise<void> {
+    await this.request('setSending', [on]);
+  }
 
   // --- process --------------------------------------------------------------------------------
 

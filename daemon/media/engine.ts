@@ -28,6 +28,11 @@ export interface MediaEngineOptions {
   screen: ScreenSink;
   /** The TV's mode; the compositor draws at this size. */
   outputSize: FrameSize;
+  /**
+   * Capture and send from the start (a call, a loopback). Otherwise only the screen runs and the
+   * camera stays off (its light too) until `setSending(true)`.
+   */
+  send: boolean;
 }
 
 export interface MediaEngineEvents extends Record<string, unknown[]> {
@@ -62,6 +67,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
   private readonly pipelines = new Map<string, SupervisedPipeline>();
   private readonly unsubscribe: Array<() => void> = [];
   private started = false;
+  private sending = false;
 
   constructor(private readonly opts: MediaEngineOptions) {
     super();
@@ -98,7 +104,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     supervise('slate', () => this.describeSlate());
     supervise('microphone', () => this.describeMicrophone());
     supervise('video-send', () => this.describeVideoSend()).on('started', () => this.applyBitrate());
-    supervise('audio-send', () => this.describeAudioSend()).start();
+    supervise('audio-send', () => this.describeAudioSend());
 
     devices.start();
     this.unsubscribe.push(
@@ -107,9 +113,22 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     );
     this.camera = devices.pick('camera', settings.video.camera);
     this.microphone = devices.pick('microphone', settings.audio.microphone);
-    this.updateVideoSource();
-    if (this.microphone) this.pipeline('microphone').start();
-    this.pipeline('video-send').start();
+    this.setSending(this.opts.send);
+    this.emitStatus();
+  }
+
+  /** Starts or stops capture and sending: the camera and microphone are open only while sending. */
+  setSending(on: boolean): void {
+    if (!this.started) throw new MediaError('DC_MEDIA_NOT_RUNNING', 'the media engine is not running');
+    this.sending = on;
+    if (on) {
+      this.pipeline('audio-send').start();
+      this.updateVideoSource();
+      if (this.microphone) this.pipeline('microphone').start();
+      this.pipeline('video-send').start();
+    } else {
+      for (const name of ['video-send', 'audio-send', 'camera', 'slate', 'microphone']) this.pipeline(name).stop();
+    }
     this.emitStatus();
   }
 
@@ -128,6 +147,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     return {
       encoder: this.encoder ? { name: this.encoder.name, codec: this.encoder.codec } : null,
       encoderCandidates: this.candidates,
+      sending: this.sending,
       videoSource: this.videoSourceState(),
       camera: this.camera ? { id: this.camera.id, name: this.camera.name } : null,
       microphone: this.microphone ? { id: this.microphone.id, name: this.microphone.name } : null,
@@ -242,7 +262,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
 
   /** Runs the camera or the slate, never both: they feed the same inter channels. */
   private updateVideoSource(): void {
-    if (!this.started) return;
+    if (!this.started || !this.sending) return;
     const camera = this.pipeline('camera');
     const slate = this.pipeline('slate');
     if (this.videoMuted || !this.camera) {
@@ -257,7 +277,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
   }
 
   private onCameraState(status: PipelineStatus): void {
-    if (this.videoMuted || !this.camera) return;
+    if (this.videoMuted || !this.camera || !this.sending) return;
     // While the camera restarts the far end sees the slate, not a frozen or black picture.
     if (status.state === 'running') this.pipeline('slate').stop();
     else if (status.state === 'restarting' || status.state === 'failed') this.pipeline('slate').start();
@@ -272,7 +292,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       this.updateVideoSource();
     } else if (device.kind === 'microphone' && !this.microphone) {
       this.microphone = device;
-      this.pipeline('microphone').start();
+      if (this.sending) this.pipeline('microphone').start();
     }
     this.emitStatus();
   }
@@ -288,7 +308,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     } else if (device.id === this.microphone?.id) {
       this.microphone = this.opts.devices.pick('microphone', this.opts.settings.audio.microphone);
       this.pipeline('microphone').stop();
-      if (this.microphone) this.pipeline('microphone').start();
+      if (this.microphone && this.sending) this.pipeline('microphone').start();
     }
     this.emitStatus();
   }

@@ -6,9 +6,8 @@ import './gst-init.js';
 import Gst from '@girs/node-gst-1.0';
 import GLib from '@girs/node-glib-2.0';
 import GstVideo from '@girs/node-gstvideo-1.0';
-import GstApp from '@girs/node-gstapp-1.0';
 
-export { Gst, GLib, GstVideo, GstApp };
+export { Gst, GLib, GstVideo };
 
 /** GStreamer durations are nanoseconds as BigInt. */
 export const msToClockTime = (ms: number): number => Math.round(ms * 1e6);

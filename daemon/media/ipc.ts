@@ -18,6 +18,7 @@ export interface MediaControl {
   setSelfView(visible: boolean): Promise<void>;
   snapshot(source: SnapshotSource): Promise<Buffer>;
   injectFault(pipeline: string): Promise<void>;
+  setSending(on: boolean): Promise<void>;
 }
 
 export type MediaMethod = keyof MediaControl;
@@ -32,6 +33,7 @@ export const MEDIA_METHODS: readonly MediaMethod[] = [
   'setSelfView',
   'snapshot',
   'injectFault',
+  'setSending',
 ];
 
 export interface WorkerInit {
@@ -40,6 +42,8 @@ export interface WorkerInit {
   simDevices: boolean;
   screen: ScreenSink;
   outputSize: FrameSize;
+  /** Capture and send from the start (loopback); otherwise the camera stays closed until asked. */
+  send: boolean;
   logLevel: string;
 }
 

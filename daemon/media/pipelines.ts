@@ -33,10 +33,12 @@ const even = (n: number) => Math.max(2, Math.round(n / 2) * 2);
 /** Both outputs of a video source: full size for the encoder, quarter size for the self-view. */
 function interVideoOutputs(b: LaunchBuilder, channel: string, size: FrameSize): void {
   const self = selfViewSize(size);
-  b.chain('srctee.', b.el('queue', { leaky: 'downstream', 'max-size-buffers': 2 }), b.el('intervideosink', { name: 'sendsink', channel: `${channel}-send` }));
+  // Elements that own a streaming thread are named: the thread takes the name, and the
+  // benchmark reads CPU per stage from /proc by thread name.
+  b.chain('srctee.', b.el('queue', { name: 'sendq', leaky: 'downstream', 'max-size-buffers': 2 }), b.el('intervideosink', { name: 'sendsink', channel: `${channel}-send` }));
   b.chain(
     'srctee.',
-    b.el('queue', { leaky: 'downstream', 'max-size-buffers': 2 }),
+    b.el('queue', { name: 'selfq', leaky: 'downstream', 'max-size-buffers': 2 }),
     b.el('videoscale'),
     `video/x-raw,width=${self.width},height=${self.height}`,
     b.el('intervideosink', { name: 'selfsink', channel: `${channel}-self` }),
@@ -122,9 +124,9 @@ export function describeVideoSend(o: VideoSendOptions): PipelineDescription {
       : b.el('rtpvp8pay', { name: 'vpay', pt: VIDEO_PAYLOAD_TYPE, mtu: RTP_MTU, 'picture-id-mode': '15-bit' });
   b.chain(
     // Repeats the last frame for up to a second if the source stalls, then sends black.
-    b.el('intervideosrc', { channel: `${o.channel}-send`, timeout: 1_000_000_000 }),
+    b.el('intervideosrc', { name: 'vsendsrc', channel: `${o.channel}-send`, timeout: 1_000_000_000 }),
     rawVideoCaps(o.size.width, o.size.height, o.fps),
-    b.el('queue', { 'max-size-buffers': 1, leaky: 'downstream' }),
+    b.el('queue', { name: 'encq', 'max-size-buffers': 1, leaky: 'downstream' }),
     ...o.encoder.fragment(b, o.settings),
     payloader,
     b.el('udpsink', { name: 'vudp', host: o.host, port: o.port, sync: false, async: false }),
@@ -150,7 +152,7 @@ export function describeAudioSend(o: AudioSendOptions): PipelineDescription {
   const dsp = o.echoCancel || o.noiseSuppression || o.gainControl;
   b.chain(
     // Silence when no microphone is plugged in, so the far end still gets a steady stream.
-    b.el('interaudiosrc', { channel: o.channel, 'period-time': 10_000_000 }),
+    b.el('interaudiosrc', { name: 'asendsrc', channel: o.channel, 'period-time': 10_000_000 }),
     RAW_AUDIO_CAPS,
     ...(dsp
       ? [
@@ -197,19 +199,24 @@ export interface PlayoutOptions {
   overlayText: string;
 }
 
+// Sinks do not wait for a first buffer (async=false): with no call, no RTP arrives, and a sink
+// waiting to preroll would hold the whole playout pipeline out of PLAYING, the screen included.
 function screenSink(b: LaunchBuilder, kind: ScreenSink): string {
-  if (kind === 'kms') return b.el('kmssink', { name: 'screen', 'force-modesetting': true, sync: true });
+  if (kind === 'kms') return b.el('kmssink', { name: 'screen', 'force-modesetting': true, sync: true, async: false });
   if (kind === 'window') {
-    return process.env.WAYLAND_DISPLAY ? b.el('waylandsink', { name: 'screen' }) : b.el('ximagesink', { name: 'screen' });
+    return b.el(process.env.WAYLAND_DISPLAY ? 'waylandsink' : 'ximagesink', { name: 'screen', async: false });
   }
-  return b.el('fakesink', { name: 'screen', sync: true });
+  return b.el('fakesink', { name: 'screen', sync: true, async: false });
 }
 
 function videoDecodeChain(b: LaunchBuilder, codec: VideoCodec): string[] {
   if (codec === 'VP8') return [b.el('rtpvp8depay'), b.el('vp8dec', { name: 'vdec' })];
   // Hardware decode where the Pi has it; libav is faster than openh264 on the CPU.
   const decoder = ['v4l2h264dec', 'avdec_h264', 'openh264dec'].find(hasElement) ?? 'avdec_h264';
-  return [b.el('rtph264depay'), b.el('h264parse'), b.el(decoder, { name: 'vdec' })];
+  // libav's frame threading holds one frame per thread (~100 ms on 4 cores); slice threading
+  // adds none, and the encoders here write several slices per frame when they thread.
+  const props = decoder === 'avdec_h264' ? { name: 'vdec', 'thread-type': 'slice' } : { name: 'vdec' };
+  return [b.el('rtph264depay'), b.el('h264parse'), b.el(decoder, props)];
 }
 
 export function rtpCaps(kind: 'video' | 'audio', codec: VideoCodec | 'OPUS'): string {
@@ -231,7 +238,7 @@ export function describePlayout(o: PlayoutOptions): PipelineDescription {
   // A black background keeps the screen alive (and the compositor producing) before any
   // remote picture arrives.
   b.chain(
-    b.el('videotestsrc', { 'is-live': true, pattern: 'black' }),
+    b.el('videotestsrc', { name: 'bgsrc', 'is-live': true, pattern: 'black' }),
     rawVideoCaps(output.width, output.height, o.fps),
     'comp.sink_0',
   );
@@ -242,18 +249,18 @@ export function describePlayout(o: PlayoutOptions): PipelineDescription {
     b.el('videoconvert'),
     b.el('videoscale'),
     `video/x-raw,width=${output.width},height=${output.height},pixel-aspect-ratio=1/1`,
-    b.el('queue'),
+    b.el('queue', { name: 'remoteq' }),
     'comp.sink_1',
   );
   b.chain(
-    b.el('intervideosrc', { channel: `${o.selfView.channel}-self`, timeout: 1_000_000_000 }),
+    b.el('intervideosrc', { name: 'selfsrc', channel: `${o.selfView.channel}-self`, timeout: 1_000_000_000 }),
     `video/x-raw,format=I420,width=${o.selfView.size.width},height=${o.selfView.size.height},framerate=${o.fps}/1`,
-    b.el('queue', { 'max-size-buffers': 2, leaky: 'downstream' }),
+    b.el('queue', { name: 'pipq', 'max-size-buffers': 2, leaky: 'downstream' }),
     'comp.sink_2',
   );
   b.chain(
     [
-      b.el('compositor', { name: 'comp', background: 'black', 'ignore-inactive-pads': true }),
+      b.el('compositor', { name: 'comp', background: 'black', 'ignore-inactive-pads': true, 'force-live': true }),
       `sink_1::zorder=1 sink_2::zorder=2 sink_2::xpos=${pip.x} sink_2::ypos=${pip.y} sink_2::alpha=${o.selfView.visible ? 1 : 0}`,
     ].join(' '),
     rawVideoCaps(output.width, output.height, o.fps),
@@ -268,23 +275,23 @@ export function describePlayout(o: PlayoutOptions): PipelineDescription {
     }),
     b.el('videoconvert'),
     // Not leaky: frames wait here for their display time (the pipeline latency, several frames).
-    b.el('queue'),
+    b.el('queue', { name: 'screenq' }),
     screenSink(b, o.screen),
   );
   b.chain(
     b.el('udpsrc', { name: 'artp', address: o.host, port: o.audioPort, caps: rtpCaps('audio', 'OPUS') }),
     b.el('rtpjitterbuffer', { name: 'ajitter', latency: o.jitterLatencyMs, 'do-lost': true }),
-    b.el('rtpopusdepay'),
-    b.el('opusdec', { plc: true, 'use-inband-fec': true }),
-    b.el('audioconvert'),
-    b.el('audioresample'),
+    b.el('rtpopusdepay', { name: 'adepay' }),
+    b.el('opusdec', { name: 'adec', plc: true, 'use-inband-fec': true }),
+    b.el('audioconvert', { name: 'aconv' }),
+    b.el('audioresample', { name: 'aresample' }),
     RAW_AUDIO_CAPS,
     b.el('volume', { name: 'volume', volume: o.volumePercent / 100 }),
     // Sees exactly what goes to the speaker, so webrtcdsp can cancel it from the microphone.
     b.el('webrtcechoprobe', { name: ECHO_PROBE }),
     b.el('audioconvert'),
     b.el('audioresample'),
-    o.speaker ? b.fragment(o.speaker.element, { name: 'speaker' }) : b.el('fakesink', { name: 'speaker', sync: true }),
+    o.speaker ? b.fragment(o.speaker.element, { name: 'speaker', async: false }) : b.el('fakesink', { name: 'speaker', sync: true, async: false }),
   );
   return b.build('playout');
 }

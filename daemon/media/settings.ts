@@ -27,6 +27,8 @@ export function workerInit(config: Config, profile: Profile, run: MediaRunOption
     screen: run.screen ?? screenFor(config.media.output.sink, profile),
     // The TV's own mode comes from its EDID once display hotplug is built; 720p until then.
     outputSize: { width: 1280, height: 720 },
+    // Until calls exist, only the loopback sends: an idle box keeps its camera closed.
+    send: run.loopback,
     logLevel: config.log.level,
   };
 }

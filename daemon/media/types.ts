@@ -17,6 +17,8 @@ export interface PipelineStatusView {
 export interface MediaStatus {
   encoder: { name: string; codec: 'H264' | 'VP8' } | null;
   encoderCandidates: Array<{ name: string; codec: string; ok: boolean; error?: SerializedError }>;
+  /** Capturing and sending (in a call or a loopback); the camera is closed otherwise. */
+  sending: boolean;
   videoSource: VideoSourceState;
   camera: { id: string; name: string } | null;
   microphone: { id: string; name: string } | null;

@@ -22,7 +22,7 @@ async function init(init: WorkerInit): Promise<void> {
   const { SimDeviceWatcher } = await import('./devices/sim-watcher.js');
   const { GstDeviceWatcher } = await import('./devices/gst-watcher.js');
   const devices = init.simDevices ? new SimDeviceWatcher() : new GstDeviceWatcher(log);
-  engine = new MediaEngine({ settings: init.settings, devices, log, screen: init.screen, outputSize: init.outputSize });
+  engine = new MediaEngine({ settings: init.settings, devices, log, screen: init.screen, outputSize: init.outputSize, send: init.send });
   engine.on('status', (status) => send({ type: 'status', status }));
   engine.on('camera-lost', (d) => send({ type: 'event', name: 'camera-lost', device: { id: d.id, name: d.name } }));
   engine.on('camera-found', (d) => send({ type: 'event', name: 'camera-found', device: { id: d.id, name: d.name } }));

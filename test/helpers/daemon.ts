@@ -1,0 +1,68 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { waitUntil } from './wait.js';
+
+/** The built daemon, as systemd runs it (npm test builds before running the suite). */
+export const DAEMON = fileURLToPath(new URL('../../dist/daemon/main.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../dist/daemon/cli.js', import.meta.url));
+
+export type LogRecord = Record<string, unknown> & { msg?: string; level?: number };
+
+export interface RunningProcess {
+  proc: ChildProcess;
+  /** Every JSON log line so far, parsed. */
+  logs: LogRecord[];
+  stderr(): string;
+  waitForLog(what: string, predicate: (r: LogRecord) => boolean, timeoutMs?: number): Promise<LogRecord>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGTERM, then SIGKILL after 10 s; resolves when the process is gone. */
+  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export function runNode(script: string, args: string[], env: NodeJS.ProcessEnv = {}): RunningProcess {
+  const proc = spawn(process.execPath, [script, ...args], {
+    env: { ...process.env, DISPLAY: '', WAYLAND_DISPLAY: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: LogRecord[] = [];
+  let stderr = '';
+  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  createInterface({ input: proc.stdout! }).on('line', (line) => {
+    try {
+      logs.push(JSON.parse(line) as LogRecord);
+    } catch {
+      logs.push({ msg: line });
+    }
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    proc,
+    logs,
+    stderr: () => stderr,
+    async waitForLog(what, predicate, timeoutMs = 30_000) {
+      await waitUntil(what, () => logs.some(predicate), { timeoutMs }, () => logs.slice(-3).map((r) => r.msg));
+      return logs.find(predicate)!;
+    },
+    exited,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+      const result = await exited;
+      clearTimeout(timer);
+      return result;
+    },
+  };
+}
+
+/** Is a process still there? (signal 0 checks without touching it) */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
