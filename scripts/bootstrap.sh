@@ -61,7 +61,7 @@ fi
 # --- 3. Generated GObject introspection types (@girs/node-*) -------------------------------
 # Not on the registry: generated from the GIR files of the -dev packages above, straight into
 # node_modules/@girs so that `import Gst from '@girs/node-gst-1.0'` resolves for tsc and Node.
-GIR_MODULES=(Gst-1.0 GstApp-1.0 GstVideo-1.0 GstAudio-1.0)
+GIR_MODULES=(Gst-1.0 GstVideo-1.0)  # and their dependencies (GLib, GObject, GstBase, …)
 gir_inputs=$( { printf '%s\n' "${GIR_MODULES[@]}"; node_modules/.bin/ts-for-gir --version;
   for m in "${GIR_MODULES[@]}"; do sha256sum "/usr/share/gir-1.0/$m.gir"; done; } | sha256sum | cut -d' ' -f1)
 if [[ "$(cat "$stamp_dir/girs" 2>/dev/null)" != "$gir_inputs" || ! -f node_modules/@girs/node-gst-1.0/package.json ]]; then
