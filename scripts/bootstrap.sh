@@ -20,6 +20,7 @@ APT_PACKAGES=(
   libgirepository1.0-dev libcairo2-dev pkg-config build-essential
   fonts-noto-core fonts-dejavu-core
   mosquitto mosquitto-clients
+  xvfb  # tests: the window output on a virtual desktop
 )
 
 missing_packages() {
