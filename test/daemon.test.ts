@@ -3,7 +3,7 @@
  * Bad config never starts a half-configured box and never costs a running box its config; a
  * crashed media worker comes back by itself; SIGTERM stops everything cleanly.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +33,18 @@ async function goodConfig(): Promise<Record<string, unknown>> {
 
 const workerPid = (r: LogRecord) => r.msg === 'media worker started' && typeof r.pid === 'number';
 
+/** A daemon running on a fresh, valid config file; resolves once its media worker has started. */
+async function runningDaemon(t: Test, extraArgs: string[] = []) {
+  const dir = await tempDir();
+  const path = join(dir, 'config.json');
+  await writeFile(path, JSON.stringify(await goodConfig()));
+  const daemon = runNode(DAEMON, ['--config', path, ...extraArgs]);
+  t.teardown(() => daemon.stop());
+  await daemon.waitForLog('the daemon runs', (r) => r.msg === 'running');
+  const worker = (await daemon.waitForLog('worker started', workerPid)).pid as number;
+  return { daemon, path, worker };
+}
+
 t.test('bad config files stop the daemon at start with an error naming the field', async (t) => {
   const dir = await tempDir();
   const cases: Array<{ name: string; content: string | null; expect: RegExp }> = [
@@ -56,13 +68,7 @@ t.test('bad config files stop the daemon at start with an error naming the field
 });
 
 t.test('a running daemon refuses a bad config on reload, keeps its own, and the file is not touched', async (t) => {
-  const dir = await tempDir();
-  const path = join(dir, 'config.json');
-  await writeFile(path, JSON.stringify(await goodConfig()));
-  const daemon = runNode(DAEMON, ['--config', path, '--stats-every', '1']);
-  t.teardown(() => daemon.stop());
-  await daemon.waitForLog('the daemon runs', (r) => r.msg === 'running');
-  const firstWorker = (await daemon.waitForLog('worker started', workerPid)).pid as number;
+  const { daemon, path, worker: firstWorker } = await runningDaemon(t, ['--stats-every', '1']);
 
   const bad = '{ "media": { "video": { "fps": 500 } } }';
   await writeFile(path, bad);
@@ -91,13 +97,7 @@ t.test('a running daemon refuses a bad config on reload, keeps its own, and the 
 });
 
 t.test('a media worker that crashes is restarted and the daemon stays up', async (t) => {
-  const dir = await tempDir();
-  const path = join(dir, 'config.json');
-  await writeFile(path, JSON.stringify(await goodConfig()));
-  const daemon = runNode(DAEMON, ['--config', path, '--stats-every', '1']);
-  t.teardown(() => daemon.stop());
-  await daemon.waitForLog('the daemon runs', (r) => r.msg === 'running');
-  const first = (await daemon.waitForLog('worker started', workerPid)).pid as number;
+  const { daemon, worker: first } = await runningDaemon(t, ['--stats-every', '1']);
 
   process.kill(first, 'SIGKILL'); // what a native crash inside GStreamer looks like from outside
   await daemon.waitForLog('the crash is noticed', (r) => r.msg === 'media worker exited; restarting' && r.signal === 'SIGKILL');
@@ -114,12 +114,7 @@ t.test('a media worker that crashes is restarted and the daemon stays up', async
 });
 
 t.test('SIGTERM stops the daemon and its worker cleanly within 5 seconds', async (t) => {
-  const dir = await tempDir();
-  const path = join(dir, 'config.json');
-  await writeFile(path, JSON.stringify(await goodConfig()));
-  const daemon = runNode(DAEMON, ['--config', path]);
-  await daemon.waitForLog('the daemon runs', (r) => r.msg === 'running');
-  const worker = (await daemon.waitForLog('worker started', workerPid)).pid as number;
+  const { daemon, worker } = await runningDaemon(t);
   const started = performance.now();
   daemon.proc.kill('SIGTERM');
   const { code, signal } = await daemon.exited;

@@ -1,5 +1,4 @@
 import { Gst } from './gst.js';
-import { hasElement, debianPackageOf } from './elements.js';
 import { LaunchBuilder, rawVideoCaps } from './launch.js';
 import { runToEos } from './pipeline.js';
 import { MediaError, serializeError, type SerializedError } from '../errors.js';
@@ -137,13 +136,8 @@ export async function chooseEncoder(order: readonly EncoderName[], log: Logger):
   throw new MediaError('DC_MEDIA_NO_ENCODER', `no usable video encoder among ${order.join(', ')}`, { candidates });
 }
 
+/** Encodes five frames; fails with DC_MEDIA_ELEMENT_MISSING (naming the package) when the element is absent. */
 export async function probeEncoder(profile: EncoderProfile): Promise<void> {
-  if (!hasElement(profile.name)) {
-    throw new MediaError('DC_MEDIA_ELEMENT_MISSING', `GStreamer element "${profile.name}" is missing: install the Debian package ${debianPackageOf(profile.name)}`, {
-      element: profile.name,
-      package: debianPackageOf(profile.name),
-    });
-  }
   const b = new LaunchBuilder();
   b.chain(
     b.el('videotestsrc', { 'num-buffers': 5 }),
