@@ -23,11 +23,9 @@ diemcau demo — the box in the simulated profile
   daemon      node dist/daemon/main.js --config ${configPath} --profile sim --loopback
   media       test pattern + 440 Hz tone → encoder → RTP on 127.0.0.1 → decoder → screen and speaker
   screen      ${windowed ? 'a window on your desktop' : 'headless (no DISPLAY): watch the "media" lines below for frames per second'}
-  config      ${configPath} (edit it and send SIGHUP to the daemon to reload)
-  logs        one line per event below; the daemon's JSON log is the same with --stats-every and all fields
+  config      ${configPath} (edit it, then \`kill -HUP <daemon pid>\` reloads it; a bad edit is refused and named)
+  logs        each daemon log record below as one short line (the daemon itself writes JSON, for the journal)
 Ctrl-C stops everything.
-
-`);
 
 const daemon = spawn(process.execPath, [join(root, 'dist/daemon/main.js'), '--config', configPath, '--profile', 'sim', '--loopback', '--stats-every', '5'], {
   stdio: ['ignore', 'pipe', 'inherit'],
@@ -49,6 +47,7 @@ function humanLine(line: string): string {
   }
 }
 
+process.stdout.write(`  daemon pid  ${daemon.pid}\n\n`);
 createInterface({ input: daemon.stdout! }).on('line', (line) => process.stdout.write(humanLine(line) + '\n'));
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
