@@ -26,6 +26,7 @@ diemcau demo — the box in the simulated profile
   config      ${configPath} (edit it, then \`kill -HUP <daemon pid>\` reloads it; a bad edit is refused and named)
   logs        each daemon log record below as one short line (the daemon itself writes JSON, for the journal)
 Ctrl-C stops everything.
+`);
 
 const daemon = spawn(process.execPath, [join(root, 'dist/daemon/main.js'), '--config', configPath, '--profile', 'sim', '--loopback', '--stats-every', '5'], {
   stdio: ['ignore', 'pipe', 'inherit'],
