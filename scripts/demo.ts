@@ -54,4 +54,7 @@ createInterface({ input: daemon.stdout! }).on('line', (line) => process.stdout.w
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => daemon.kill('SIGTERM'));
 }
+// Whoever reads our output went away (a closed pipe): stop the daemon rather than orphan it.
+process.stdout.on('error', () => daemon.kill('SIGTERM'));
+process.on('exit', () => daemon.kill('SIGTERM'));
 daemon.on('exit', (code) => process.exit(code ?? 0));
