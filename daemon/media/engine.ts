@@ -85,8 +85,16 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     if (this.started) return;
     this.started = true;
     const { settings, log, devices } = this.opts;
+    let choice: Awaited<ReturnType<typeof chooseEncoder>>;
+    try {
+      choice = await chooseEncoder(settings.video.encoders as EncoderName[], log);
+    } catch (e) {
+      // Not started: a retry must try again, and nothing may keep the process alive.
+      this.started = false;
+      throw e;
+    }
+    // After the probe (it polls its own bus): a failed start leaves no timer running.
     startGLibPump();
-    const choice = await chooseEncoder(settings.video.encoders as EncoderName[], log);
     this.encoder = choice.chosen;
     this.candidates = choice.candidates;
 

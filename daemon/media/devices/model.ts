@@ -23,6 +23,9 @@ export interface MediaDevice {
   modes: VideoMode[];
 }
 
+/** The properties structure each sound server's GStreamer device provider fills in. */
+const SERVER_OF_PROPLIST: Record<string, string> = { 'pulse-proplist': 'pulse', 'pipewire-proplist': 'pipewire' };
+
 const KIND_OF_CLASS: Array<[RegExp, DeviceKind]> = [
   [/^Video\/Source/, 'camera'],
   [/^Audio\/Source/, 'microphone'],
@@ -36,13 +39,23 @@ const KIND_OF_CLASS: Array<[RegExp, DeviceKind]> = [
 export function describeDevice(deviceClass: string, displayName: string, capsText: string, propsText: string): MediaDevice | null {
   const kind = KIND_OF_CLASS.find(([re]) => re.test(deviceClass))?.[1];
   if (!kind) return null;
-  const props = parseStructure(propsText.includes(',') ? propsText : `props, ${propsText}`).fields;
-  const api = props['device.api'] ?? (props['api.v4l2.path'] ? 'v4l2' : props['api.alsa.path'] ? 'alsa' : 'unknown');
+  const structure = parseStructure(propsText.includes(',') ? propsText : `props, ${propsText}`);
+  const props = structure.fields;
+  // A sound server's "Monitor of …" source records what is played, it is no microphone.
+  if (props['device.class'] === 'monitor') return null;
+  // Sound devices listed by a sound server say device.api=alsa (the hardware behind them), but
+  // the server holds that hardware: they must be opened through the server, never as hw:N.
+  // (Cameras keep V4L2: they are opened directly whoever lists them.)
+  const server = kind === 'camera' ? undefined : SERVER_OF_PROPLIST[structure.name];
+  const api = server ?? props['device.api'] ?? (props['api.v4l2.path'] ? 'v4l2' : props['api.alsa.path'] ? 'alsa' : 'unknown');
   const element = elementFor(kind, api, props);
   if (!element) return null;
   const path = props['api.v4l2.path'] ?? props['device.path'] ?? props['api.alsa.path'];
+  const base = path ?? `${api}:${displayName}`;
   return {
-    id: path ?? `${api}:${displayName}`,
+    // A speakerphone's microphone and speaker share the card's name and path: the kind keeps
+    // their ids apart (the watcher keeps one device per id).
+    id: kind === 'camera' ? base : `${kind}:${base}`,
     kind,
     name: displayName,
     api,
