@@ -126,6 +126,9 @@ export function describeVideoSend(o: VideoSendOptions): PipelineDescription {
     // Repeats the last frame for up to a second if the source stalls, then sends black.
     b.el('intervideosrc', { name: 'vsendsrc', channel: `${o.channel}-send`, timeout: 1_000_000_000 }),
     rawVideoCaps(o.size.width, o.size.height, o.fps),
+    // Leaky: an encoder that cannot keep up drops frames here instead of adding latency. (libvpx
+    // then overshoots its target by ~30%, measured; x264 holds it. Capture size adaptation is
+    // the real cure for an overloaded encoder.)
     b.el('queue', { name: 'encq', 'max-size-buffers': 1, leaky: 'downstream' }),
     ...o.encoder.fragment(b, o.settings),
     payloader,
