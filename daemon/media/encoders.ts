@@ -82,6 +82,10 @@ const PROFILES: Record<EncoderName, EncoderProfile> = {
     name: 'vp8enc',
     codec: 'VP8',
     fragment: (b, s) => [
+      // libvpx budgets bits per frame, not per second: frames dropped before it by the leaky
+      // queue (an overloaded machine) made it overshoot by 30-60% (measured). videorate fills
+      // the gaps with repeats, which cost almost no bits, and the target holds.
+      b.el('videorate'),
       b.el('vp8enc', {
         name: 'venc',
         deadline: 1,
