@@ -4,7 +4,7 @@
  */
 import t, { type Test } from 'tap';
 import { Gst } from '../daemon/media/gst.js';
-import type { PipelineStatus } from '../daemon/media/pipeline.js';
+import type { PipelineStatus } from '../daemon/media/types.js';
 import { startEngine, type EngineHarness } from './helpers/engine.js';
 import { waitUntil } from './helpers/wait.js';
 

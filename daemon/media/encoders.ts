@@ -111,10 +111,6 @@ const PROFILES: Record<EncoderName, EncoderProfile> = {
   },
 };
 
-export function encoderProfile(name: EncoderName): EncoderProfile {
-  return PROFILES[name];
-}
-
 export interface EncoderCandidate {
   name: EncoderName;
   codec: VideoCodec;

@@ -1,6 +1,6 @@
 import { Gst, GstVideo, startGLibPump, stopGLibPump } from './gst.js';
 import { chooseEncoder, type EncoderCandidate, type EncoderName, type EncoderProfile } from './encoders.js';
-import { SupervisedPipeline, type PipelineStatus } from './pipeline.js';
+import { SupervisedPipeline } from './pipeline.js';
 import {
   describeAudioSend,
   describeCamera,
@@ -18,7 +18,7 @@ import type { PipelineDescription } from './launch.js';
 import { MediaError } from '../errors.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import type { Logger } from '../log.js';
-import type { MediaSettings, MediaStatus, SnapshotSource, VideoSourceState } from './types.js';
+import type { MediaSettings, MediaStatus, PipelineStatus, SnapshotSource, VideoSourceState } from './types.js';
 
 export interface MediaEngineOptions {
   settings: MediaSettings;

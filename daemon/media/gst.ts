@@ -9,9 +9,6 @@ import GstVideo from '@girs/node-gstvideo-1.0';
 
 export { Gst, GLib, GstVideo };
 
-/** GStreamer durations are nanoseconds as BigInt. */
-export const msToClockTime = (ms: number): number => Math.round(ms * 1e6);
-
 let pump: NodeJS.Timeout | undefined;
 
 /**

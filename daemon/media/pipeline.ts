@@ -2,6 +2,7 @@ import { Gst, GLib } from './gst.js';
 import { requireElements } from './elements.js';
 import type { PipelineDescription } from './launch.js';
 import { MediaError, isDcError, serializeError, type SerializedError } from '../errors.js';
+import type { PipelineState, PipelineStatus } from './types.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import type { Logger } from '../log.js';
 
@@ -51,15 +52,6 @@ export async function runToEos(desc: PipelineDescription, timeoutMs: number): Pr
   } finally {
     pipeline.setState(Gst.State.NULL);
   }
-}
-
-export type PipelineState = 'stopped' | 'starting' | 'running' | 'restarting' | 'failed';
-
-export interface PipelineStatus {
-  name: string;
-  state: PipelineState;
-  restarts: number;
-  lastError: SerializedError | null;
 }
 
 export interface SupervisorOptions {

@@ -7,9 +7,11 @@ export type SnapshotSource = 'camera' | 'screen';
 /** What the far end is shown: the camera, the "no camera" slate, or the "camera off" slate. */
 export type VideoSourceState = 'camera' | 'no-camera' | 'muted';
 
-export interface PipelineStatusView {
+export type PipelineState = 'stopped' | 'starting' | 'running' | 'restarting' | 'failed';
+
+export interface PipelineStatus {
   name: string;
-  state: 'stopped' | 'starting' | 'running' | 'restarting' | 'failed';
+  state: PipelineState;
   restarts: number;
   lastError: SerializedError | null;
 }
@@ -28,7 +30,7 @@ export interface MediaStatus {
   bitrateKbps: number;
   selfView: boolean;
   overlayText: string;
-  pipelines: PipelineStatusView[];
+  pipelines: PipelineStatus[];
   /** Counted by the sinks themselves: frames shown on the screen, audio buffers played. */
   rendered: { videoFrames: number; audioBuffers: number };
 }

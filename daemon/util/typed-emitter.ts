@@ -9,10 +9,6 @@ export class TypedEmitter<Events extends Record<string, unknown[]>> {
     return () => this.emitter.off(event, listener as (...args: unknown[]) => void);
   }
 
-  once<K extends keyof Events & string>(event: K, listener: (...args: Events[K]) => void): void {
-    this.emitter.once(event, listener as (...args: unknown[]) => void);
-  }
-
   emit<K extends keyof Events & string>(event: K, ...args: Events[K]): void {
     this.emitter.emit(event, ...args);
   }
@@ -35,9 +31,5 @@ export class TypedEmitter<Events extends Record<string, unknown[]>> {
         resolve(args);
       });
     });
-  }
-
-  removeAllListeners(): void {
-    this.emitter.removeAllListeners();
   }
 }
