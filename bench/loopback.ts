@@ -54,6 +54,7 @@ const STAGES: Array<[RegExp, string]> = [
   [/^(bgsrc|selfsrc|pipq|comp|screenq)/, 'compose + overlay + render'],
   [/^(artp|ajitter)/, 'audio playout: jitter buffer, Opus decode, echo probe, sink'],
   [/^node$/, 'Node main thread (JS, GLib pump)'],
+  [/^pool-/, 'GStreamer thread pools (video convert/scale/blend workers)'],
 ];
 
 function perStage(before: Ticks, after: Ticks, seconds: number): Array<[string, number]> {
@@ -85,10 +86,10 @@ function countBuffers(pad: Gst.Pad): { count: () => number; remove: () => Promis
   };
 }
 
-async function loopbackFigures() {
-  const config = validateConfig({ media: { video: { size: '1280x720', fps: 30 } } });
+function loopbackEngine(fec: boolean): MediaEngine {
+  const config = validateConfig({ media: { video: { size: '1280x720', fps: 30 }, audio: { fec } } });
   const rtp = { ...config.media.rtp, receiveVideoPort: config.media.rtp.sendVideoPort, receiveAudioPort: config.media.rtp.sendAudioPort };
-  const engine = new MediaEngine({
+  return new MediaEngine({
     settings: { ...config.media, rtp },
     devices: new SimDeviceWatcher(simDevices('smpte')),
     log: createLogger('warn'),
@@ -96,6 +97,20 @@ async function loopbackFigures() {
     outputSize: { width: 1280, height: 720 },
     send: true,
   });
+}
+
+/** Capture → render with Opus FEC off (the default is on): what lip sync with FEC costs. */
+async function latencyWithoutFec() {
+  const engine = loopbackEngine(false);
+  await engine.start();
+  await sleep(3000);
+  const measured = await measureGlassToGlass(engine);
+  await engine.stop();
+  return measured;
+}
+
+async function loopbackFigures() {
+  const engine = loopbackEngine(true);
   await engine.start();
   await sleep(3000); // warm up: encoder probe done, jitter buffers filled
 
@@ -142,7 +157,9 @@ async function loopbackFigures() {
  * shows it. The render time is when the sink shows the frame: its running time plus the
  * pipeline latency on the shared system clock (never earlier than when it reaches the sink).
  */
-async function measureGlassToGlass(engine: MediaEngine): Promise<{ samples: number[]; medianMs: number; maxMs: number; minMs: number }> {
+async function measureGlassToGlass(
+  engine: MediaEngine,
+): Promise<{ samples: number[]; medianMs: number; maxMs: number; minMs: number; atSinkMedianMs: number; latencyMs: number }> {
   const camera = engine.pipelineObject('camera')!.getByName('camsrc')!;
   const playout = engine.pipelineObject('playout')!;
   const clock = Gst.SystemClock.obtain();
@@ -155,6 +172,7 @@ async function measureGlassToGlass(engine: MediaEngine): Promise<{ samples: numb
   let wantWhite = false;
   let flippedAt = 0;
   let resolveFlip: ((ms: number) => void) | null = null;
+  const arrivals: number[] = [];
   const id = sinkPad.addProbe(Gst.PadProbeType.BUFFER, (_pad: Gst.Pad, info: Gst.PadProbeInfo) => {
     if (!resolveFlip) return Gst.PadProbeReturn.OK;
     const buffer = info.getBuffer();
@@ -164,6 +182,7 @@ async function measureGlassToGlass(engine: MediaEngine): Promise<{ samples: numb
       const renderAt = Math.max(now, Number(playout.getBaseTime()) + Number(buffer!.pts) + latencyNs);
       const done = resolveFlip;
       resolveFlip = null;
+      arrivals.push((now - flippedAt) / 1e6);
       done((renderAt - flippedAt) / 1e6);
     }
     return Gst.PadProbeReturn.OK;
@@ -183,7 +202,10 @@ async function measureGlassToGlass(engine: MediaEngine): Promise<{ samples: numb
   sinkPad.removeProbe(id);
   await sleep(100);
   const ok = samples.filter(Number.isFinite).sort((a, b) => a - b);
+  const atSink = [...arrivals].sort((a, b) => a - b);
   return {
+    atSinkMedianMs: atSink[Math.floor(atSink.length / 2)] ?? NaN,
+    latencyMs: latencyNs / 1e6,
     samples: samples.map((s) => Math.round(s)),
     medianMs: ok[Math.floor(ok.length / 2)] ?? NaN,
     minMs: ok[0] ?? NaN,
@@ -224,6 +246,7 @@ async function daemonRss(loopback: boolean): Promise<{ mainMb: number; workerMb:
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 const loop = await loopbackFigures();
+const noFec = await latencyWithoutFec();
 const idle = await daemonRss(false);
 const inLoopback = await daemonRss(true);
 
@@ -235,11 +258,13 @@ const lines = [
   ...loop.stages.map(([stage, cores]) => `    ${stage.padEnd(62)} ${round(cores * 100)} %`),
   `  latency reported by GStreamer (min)           send ${loop.queried.videoSend?.minMs ?? '?'} ms, playout ${loop.queried.playout?.minMs ?? '?'} ms`,
   `  capture → render measured (${loop.measured.samples.length} flips)        median ${round(loop.measured.medianMs)} ms, min ${round(loop.measured.minMs)} ms, max ${round(loop.measured.maxMs)} ms`,
+  `    of which: capture → at the screen sink      median ${round(loop.measured.atSinkMedianMs)} ms; then held for its display time (pipeline latency ${round(loop.measured.latencyMs)} ms)`,
+  `  capture → render with Opus FEC off           median ${round(noFec.medianMs)} ms, min ${round(noFec.minMs)} ms, max ${round(noFec.maxMs)} ms (pipeline latency ${round(noFec.latencyMs)} ms)`,
   `  daemon RSS idle                               main ${round(idle.mainMb)} MB + media worker ${round(idle.workerMb)} MB = ${round(idle.totalMb)} MB`,
   `  daemon RSS in loopback                        main ${round(inLoopback.mainMb)} MB + media worker ${round(inLoopback.workerMb)} MB = ${round(inLoopback.totalMb)} MB`,
 ];
 process.stdout.write(lines.join('\n') + '\n');
 const resultsDir = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 mkdirSync(resultsDir, { recursive: true });
-writeFileSync(`${resultsDir}/loopback-${Date.now()}.json`, JSON.stringify({ loop, idle, inLoopback }, null, 2));
+writeFileSync(`${resultsDir}/loopback-${Date.now()}.json`, JSON.stringify({ loop, noFec, idle, inLoopback }, null, 2));
 process.exit(0);

@@ -66,7 +66,11 @@ const Audio = Section(
     noiseSuppression: Type.Boolean({ default: true, description: 'Suppress steady background noise.' }),
     gainControl: Type.Boolean({ default: true, description: 'Adjust microphone gain automatically.' }),
     bitrateKbps: Type.Integer({ minimum: 6, maximum: 128, default: 32, description: 'Opus bitrate in kbit/s.' }),
-    fec: Type.Boolean({ default: true, description: 'Opus in-band forward error correction against packet loss.' }),
+    fec: Type.Boolean({
+      default: true,
+      description:
+        'Opus in-band forward error correction against packet loss, sent and used on receipt; using it costs 120 ms of playout latency.',
+    }),
     dtx: Type.Boolean({ default: true, description: 'Opus discontinuous transmission: send almost nothing in silence.' }),
     volume: Type.Integer({ minimum: 0, maximum: 150, default: 100, description: 'Playback volume in percent.' }),
     microphone: Type.String({

@@ -374,6 +374,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       speaker: this.opts.devices.pick('speaker', this.opts.settings.audio.speaker),
       volumePercent: this.volumePercent,
       overlayText: this.overlayText,
+      fec: this.opts.settings.audio.fec,
     });
   }
 

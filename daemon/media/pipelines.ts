@@ -35,13 +35,19 @@ function interVideoOutputs(b: LaunchBuilder, channel: string, size: FrameSize): 
   const self = selfViewSize(size);
   // Elements that own a streaming thread are named: the thread takes the name, and the
   // benchmark reads CPU per stage from /proc by thread name.
-  b.chain('srctee.', b.el('queue', { name: 'sendq', leaky: 'downstream', 'max-size-buffers': 2 }), b.el('intervideosink', { name: 'sendsink', channel: `${channel}-send` }));
+  // The sinks hand each frame on at once (sync=false): the source already paced it, and the
+  // receiving intervideosrc paces again; syncing here only added up to a frame of delay.
+  b.chain(
+    'srctee.',
+    b.el('queue', { name: 'sendq', leaky: 'downstream', 'max-size-buffers': 2 }),
+    b.el('intervideosink', { name: 'sendsink', channel: `${channel}-send`, sync: false }),
+  );
   b.chain(
     'srctee.',
     b.el('queue', { name: 'selfq', leaky: 'downstream', 'max-size-buffers': 2 }),
     b.el('videoscale'),
     `video/x-raw,width=${self.width},height=${self.height}`,
-    b.el('intervideosink', { name: 'selfsink', channel: `${channel}-self` }),
+    b.el('intervideosink', { name: 'selfsink', channel: `${channel}-self`, sync: false }),
   );
 }
 
@@ -200,6 +206,11 @@ export interface PlayoutOptions {
   speaker: MediaDevice | undefined;
   volumePercent: number;
   overlayText: string;
+  /**
+   * Use the far end's Opus in-band FEC to rebuild lost packets. It costs latency: opusdec then
+   * holds 120 ms of audio, and video waits as long for lip sync (measured in bench/).
+   */
+  fec: boolean;
 }
 
 // Sinks do not wait for a first buffer (async=false): with no call, no RTP arrives, and a sink
@@ -285,7 +296,7 @@ export function describePlayout(o: PlayoutOptions): PipelineDescription {
     b.el('udpsrc', { name: 'artp', address: o.host, port: o.audioPort, caps: rtpCaps('audio', 'OPUS') }),
     b.el('rtpjitterbuffer', { name: 'ajitter', latency: o.jitterLatencyMs, 'do-lost': true }),
     b.el('rtpopusdepay', { name: 'adepay' }),
-    b.el('opusdec', { name: 'adec', plc: true, 'use-inband-fec': true }),
+    b.el('opusdec', { name: 'adec', plc: true, 'use-inband-fec': o.fec }),
     b.el('audioconvert', { name: 'aconv' }),
     b.el('audioresample', { name: 'aresample' }),
     RAW_AUDIO_CAPS,
