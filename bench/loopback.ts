@@ -220,7 +220,16 @@ function rssMb(pid: number): number {
   return match ? Number(match[1]) / 1024 : NaN;
 }
 
-async function daemonRss(loopback: boolean): Promise<{ mainMb: number; workerMb: number; totalMb: number }> {
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+/** The running daemon's two processes: resident memory, and CPU over 10 s. */
+async function daemonFootprint(
+  loopback: boolean,
+): Promise<{ mainMb: number; workerMb: number; totalMb: number; mainCpu: number; workerCpu: number }> {
   const daemon = fileURLToPath(new URL('../daemon/main.js', import.meta.url));
   const dir = mkdtempSync(join(tmpdir(), 'diemcau-bench-'));
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ profile: 'sim' }));
@@ -232,13 +241,17 @@ async function daemonRss(loopback: boolean): Promise<{ mainMb: number; workerMb:
       if (line.includes('"media worker started"')) workerPid = (JSON.parse(line) as { pid: number }).pid ?? workerPid;
     }
   });
-  await sleep(12_000); // started, settled, and a few status rounds done
+  await sleep(8_000); // started and settled
+  const ticks0 = [cpuTicks(child.pid!), workerPid ? cpuTicks(workerPid) : NaN];
+  await sleep(10_000);
+  const mainCpu = (cpuTicks(child.pid!) - ticks0[0]!) / CLK_TCK / 10;
+  const workerCpu = workerPid ? (cpuTicks(workerPid) - ticks0[1]!) / CLK_TCK / 10 : NaN;
   const mainMb = rssMb(child.pid!);
   const workerMb = workerPid ? rssMb(workerPid) : NaN;
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
   rmSync(dir, { recursive: true, force: true });
-  return { mainMb, workerMb, totalMb: mainMb + workerMb };
+  return { mainMb, workerMb, totalMb: mainMb + workerMb, mainCpu, workerCpu };
 }
 
 // --- report ---------------------------------------------------------------------------------------
@@ -247,8 +260,8 @@ const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** di
 
 const loop = await loopbackFigures();
 const noFec = await latencyWithoutFec();
-const idle = await daemonRss(false);
-const inLoopback = await daemonRss(true);
+const idle = await daemonFootprint(false);
+const inLoopback = await daemonFootprint(true);
 
 const lines = [
   `diemcau loopback benchmark — 1280x720 at 30 fps, ${loop.encoder}, ${loop.seconds} s, ${new Date().toISOString()}`,
@@ -262,6 +275,8 @@ const lines = [
   `  capture → render with Opus FEC off           median ${round(noFec.medianMs)} ms, min ${round(noFec.minMs)} ms, max ${round(noFec.maxMs)} ms (pipeline latency ${round(noFec.latencyMs)} ms)`,
   `  daemon RSS idle                               main ${round(idle.mainMb)} MB + media worker ${round(idle.workerMb)} MB = ${round(idle.totalMb)} MB`,
   `  daemon RSS in loopback                        main ${round(inLoopback.mainMb)} MB + media worker ${round(inLoopback.workerMb)} MB = ${round(inLoopback.totalMb)} MB`,
+  `  daemon CPU idle                               main ${round(idle.mainCpu * 100)} % + media worker ${round(idle.workerCpu * 100)} % of a core`,
+  `  daemon CPU in loopback                        main ${round(inLoopback.mainCpu * 100)} % + media worker ${round(inLoopback.workerCpu * 100)} % of a core`,
 ];
 process.stdout.write(lines.join('\n') + '\n');
 const resultsDir = fileURLToPath(new URL('../../bench/results/', import.meta.url));

@@ -42,6 +42,8 @@ export interface MediaEngineEvents extends Record<string, unknown[]> {
 }
 
 const CHANNEL = 'cam';
+/** The idle screen changes once a second at most: drawing it at 30 fps cost 15% of a core here. */
+const IDLE_SCREEN_FPS = 5;
 const MIC_CHANNEL = 'mic';
 const SLATE_TEXT = {
   'no-camera': 'Không có camera\nNo camera',
@@ -68,6 +70,14 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
   private readonly unsubscribe: Array<() => void> = [];
   private started = false;
   private sending = false;
+  /** The frame rate the running playout was built with. */
+  private playoutFps = 0;
+  /**
+   * webrtcdsp binds to the echo probe in the playout pipeline when it starts: each new playout
+   * has a new probe, and an audio sender bound to an older one must restart to cancel echo.
+   */
+  private probeGeneration = 0;
+  private audioSendProbeGeneration = -1;
 
   constructor(private readonly opts: MediaEngineOptions) {
     super();
@@ -106,13 +116,19 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     };
 
     // Playout first: it holds the echo probe that the microphone's echo canceller looks up.
-    supervise('playout', () => this.describePlayout()).start();
+    this.sending = this.opts.send;
+    const playout = supervise('playout', () => this.describePlayout());
+    playout.on('started', () => this.probeGeneration++);
+    playout.on('state', (s) => {
+      if (s.state === 'running') this.rebindEchoCanceller();
+    });
+    playout.start();
     const camera = supervise('camera', () => this.describeCamera());
     camera.on('state', (s) => this.onCameraState(s));
     supervise('slate', () => this.describeSlate());
     supervise('microphone', () => this.describeMicrophone());
     supervise('video-send', () => this.describeVideoSend()).on('started', () => this.applyBitrate());
-    supervise('audio-send', () => this.describeAudioSend());
+    supervise('audio-send', () => this.describeAudioSend()).on('started', () => (this.audioSendProbeGeneration = this.probeGeneration));
 
     devices.start();
     this.unsubscribe.push(
@@ -129,6 +145,11 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
   setSending(on: boolean): void {
     if (!this.started) throw new MediaError('DC_MEDIA_NOT_RUNNING', 'the media engine is not running');
     this.sending = on;
+    // The screen runs at the call's frame rate only while there is a call to show.
+    if (this.screenFps() !== this.playoutFps) {
+      this.pipeline('playout').stop();
+      this.pipeline('playout').start();
+    }
     if (on) {
       this.pipeline('audio-send').start();
       this.updateVideoSource();
@@ -359,8 +380,21 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     return describeAudioSend({ ...audio, channel: MIC_CHANNEL, muted: this.audioMuted, host: rtp.host, port: rtp.sendAudioPort });
   }
 
+  private screenFps(): number {
+    return this.sending ? this.opts.settings.video.fps : Math.min(IDLE_SCREEN_FPS, this.opts.settings.video.fps);
+  }
+
+  private rebindEchoCanceller(): void {
+    const audioSend = this.pipelines.get('audio-send');
+    if (!audioSend || audioSend.snapshot.state === 'stopped' || this.audioSendProbeGeneration === this.probeGeneration) return;
+    this.opts.log.info('playout restarted: restarting the audio sender to bind its echo canceller to the new probe');
+    audioSend.stop();
+    audioSend.start();
+  }
+
   private describePlayout(): PipelineDescription {
     const { video, rtp } = this.opts.settings;
+    this.playoutFps = this.screenFps();
     return describePlayout({
       codec: this.encoder!.codec,
       host: rtp.host,
@@ -368,7 +402,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       audioPort: rtp.receiveAudioPort,
       jitterLatencyMs: 80,
       output: this.opts.outputSize,
-      fps: video.fps,
+      fps: this.playoutFps,
       selfView: { channel: CHANNEL, size: selfViewSize(this.size), visible: this.selfViewVisible },
       screen: this.opts.screen,
       speaker: this.opts.devices.pick('speaker', this.opts.settings.audio.speaker),

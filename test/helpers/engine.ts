@@ -29,6 +29,8 @@ export interface EngineOptions {
   rtp?: Partial<RtpPorts>;
   /** Start it (default true); false builds it only, for tests of start() itself. */
   start?: boolean;
+  /** Capture and send from the start (default true); false is an idle box: screen only. */
+  send?: boolean;
 }
 
 export interface EngineHarness {
@@ -78,7 +80,7 @@ export async function startEngine(t: Test, o: EngineOptions = {}): Promise<Engin
     },
   }).media;
   const devices = new SimDeviceWatcher(simDevices(o.pattern ?? 'smpte'));
-  const engine = new MediaEngine({ settings, devices, log: createLogger('warn'), screen: 'fake', outputSize: { width: 1280, height: 720 }, send: true });
+  const engine = new MediaEngine({ settings, devices, log: createLogger('warn'), screen: 'fake', outputSize: { width: 1280, height: 720 }, send: o.send ?? true });
   const counters: BufferCounter[] = [];
   const removeProbes = async () => {
     for (const c of counters.splice(0)) await c.remove();
