@@ -81,8 +81,8 @@ t.test('a running daemon refuses a bad config on reload, keeps its own, and the 
   t.ok(alive(daemon.proc.pid!), 'the daemon is still running');
   t.ok(alive(firstWorker), 'the media worker was not restarted');
   t.notOk(daemon.logs.some((r) => r.msg === 'media settings changed; restarting the media worker'), 'media kept its settings');
-  // Media is still alive after the refusal: a summary with frames arrives.
-  await daemon.waitForLog('media still plays', (r) => r.msg === 'media' && typeof r.fps === 'number' && r.fps > 10);
+  // Media is still alive after the refusal: the idle screen (5 fps, no call) keeps drawing.
+  await daemon.waitForLog('media still plays', (r) => r.msg === 'media' && typeof r.fps === 'number' && r.fps >= 4);
 
   // A good file is taken, and media restarts with it.
   const next = await goodConfig();
@@ -107,7 +107,7 @@ t.test('a media worker that crashes is restarted and the daemon stays up', async
   const crashAt = daemon.logs.findIndex((r) => r.msg === 'media worker exited; restarting');
   await waitUntil(
     'the new worker plays media',
-    () => daemon.logs.slice(crashAt).some((r) => r.msg === 'media' && typeof r.fps === 'number' && r.fps > 10),
+    () => daemon.logs.slice(crashAt).some((r) => r.msg === 'media' && typeof r.fps === 'number' && r.fps >= 4),
     { timeoutMs: 30_000 },
   );
   t.ok(alive(daemon.proc.pid!), 'the daemon never went down');
