@@ -121,7 +121,10 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
     log.info('media settings changed; restarting the media worker');
     const old = media;
     media = buildMedia(next, profile, args.run, mediaLog);
-    void old.stop().then(() => media.start());
+    old
+      .stop()
+      .then(() => media.start())
+      .catch((e) => log.error({ err: serializeError(e) }, 'media did not restart yet; the worker keeps retrying'));
   });
 
   for (const part of parts) {
