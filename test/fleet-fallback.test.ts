@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import net from 'node:net';
-import { FleetConnection } from '../daemon/fleet/connection.js';
+import { FleetConnection, type FleetConnectionOptions } from '../daemon/fleet/connection.js';
 import { createLogger } from '../daemon/log.js';
 import { waitUntil } from './helpers/wait.js';
 
@@ -43,17 +43,17 @@ async function oldBroker(t: Test): Promise<{ url: string; levels: number[] }> {
   return { url: `mqtt://127.0.0.1:${port}`, levels };
 }
 
+/** A box connection to `url`, stopped when the test ends. */
+function boxOn(t: Test, url: string, o: Pick<FleetConnectionOptions, 'deviceId'> & Partial<FleetConnectionOptions>): FleetConnection {
+  const conn = new FleetConnection({ url, keepaliveS: 30, log: createLogger('silent'), stopTimeoutMs: 300, ...o });
+  t.teardown(() => conn.stop());
+  return conn;
+}
+
 t.test('a broker that refuses MQTT 5 gets MQTT 3.1.1 from then on', async (t) => {
   const broker = await oldBroker(t);
-  const conn = new FleetConnection({
-    url: broker.url,
-    deviceId: 'old-hall',
-    keepaliveS: 30,
-    log: createLogger('silent'),
-    backoff: { baseMs: 10_000, capMs: 10_000 }, // the fallback retry must not wait for the backoff
-    stopTimeoutMs: 300,
-  });
-  t.teardown(() => conn.stop());
+  // The fallback retry must not wait for the backoff.
+  const conn = boxOn(t, broker.url, { deviceId: 'old-hall', backoff: { baseMs: 10_000, capMs: 10_000 } });
   const errors: Array<{ code?: unknown }> = [];
   conn.on('error', (e) => errors.push(e as { code?: unknown }));
   t.equal(conn.protocolVersion, 5, 'MQTT 5 by default');
@@ -68,15 +68,7 @@ t.test('a broker that refuses MQTT 5 gets MQTT 3.1.1 from then on', async (t) =>
 
 t.test('protocolVersion 4 asked for: no MQTT 5 attempt at all', async (t) => {
   const broker = await oldBroker(t);
-  const conn = new FleetConnection({
-    url: broker.url,
-    deviceId: 'old-hall-2',
-    keepaliveS: 30,
-    log: createLogger('silent'),
-    protocolVersion: 4,
-    stopTimeoutMs: 300,
-  });
-  t.teardown(() => conn.stop());
+  const conn = boxOn(t, broker.url, { deviceId: 'old-hall-2', protocolVersion: 4 });
   conn.start();
   const [info] = await conn.waitFor('connected', undefined, 5000);
   t.equal(info.protocolVersion, 4);
