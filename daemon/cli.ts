@@ -28,10 +28,9 @@ async function mediaProbe(argv: string[], sim: boolean): Promise<void> {
   const log = createLogger('warn', { name: 'diemcau' });
   const { gstVersion, startGLibPump, stopGLibPump } = await import('./media/gst.js');
   const { chooseEncoder } = await import('./media/encoders.js');
-  const { GstDeviceWatcher } = await import('./media/devices/gst-watcher.js');
-  const { SimDeviceWatcher } = await import('./media/devices/sim-watcher.js');
+  const { createDeviceWatcher } = await import('./media/create.js');
   startGLibPump();
-  const devices = sim ? new SimDeviceWatcher() : new GstDeviceWatcher(log);
+  const devices = await createDeviceWatcher(sim, log);
   devices.start();
   let encoder: unknown;
   try {
@@ -53,12 +52,9 @@ async function mediaLoopback(argv: string[], sim: boolean, screen: ScreenSink | 
   const profile = sim ? 'sim' : await resolveProfile(config.profile);
   const init = workerInit(config, profile, { loopback: true, screen });
   const log = createLogger('info', { name: 'diemcau' });
-  const { MediaEngine } = await import('./media/engine.js');
+  const { createEngine } = await import('./media/create.js');
   const { MediaSummary } = await import('./media/summary.js');
-  const { GstDeviceWatcher } = await import('./media/devices/gst-watcher.js');
-  const { SimDeviceWatcher } = await import('./media/devices/sim-watcher.js');
-  const devices = init.simDevices ? new SimDeviceWatcher() : new GstDeviceWatcher(log);
-  const engine = new MediaEngine({ settings: init.settings, devices, log, screen: init.screen, outputSize: init.outputSize, send: true });
+  const engine = await createEngine(init, log);
   process.stderr.write(
     `loopback: ${init.simDevices ? 'test pattern and tone' : 'camera and microphone'} → encoder → RTP on ${init.settings.rtp.host}:${init.settings.rtp.sendVideoPort} → decoder → ${init.screen === 'fake' ? 'no screen (headless; figures below)' : init.screen}. Ctrl-C stops.\n`,
   );

@@ -42,6 +42,8 @@ export interface MediaEngineEvents extends Record<string, unknown[]> {
 }
 
 const CHANNEL = 'cam';
+/** Everything that captures and sends; closed while the box is idle. */
+const SEND_SIDE = ['video-send', 'audio-send', 'camera', 'slate', 'microphone'] as const;
 /** The idle screen changes once a second at most: drawing it at 30 fps cost 15% of a core here. */
 const IDLE_SCREEN_FPS = 5;
 const MIC_CHANNEL = 'mic';
@@ -127,7 +129,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     camera.on('state', (s) => this.onCameraState(s));
     supervise('slate', () => this.describeSlate());
     supervise('microphone', () => this.describeMicrophone());
-    supervise('video-send', () => this.describeVideoSend()).on('started', () => this.applyBitrate());
+    supervise('video-send', () => this.describeVideoSend());
     supervise('audio-send', () => this.describeAudioSend()).on('started', () => (this.audioSendProbeGeneration = this.probeGeneration));
 
     devices.start();
@@ -138,7 +140,6 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     this.camera = devices.pick('camera', settings.video.camera);
     this.microphone = devices.pick('microphone', settings.audio.microphone);
     this.setSending(this.opts.send);
-    this.emitStatus();
   }
 
   /** Starts or stops capture and sending: the camera and microphone are open only while sending. */
@@ -156,7 +157,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       if (this.microphone) this.pipeline('microphone').start();
       this.pipeline('video-send').start();
     } else {
-      for (const name of ['video-send', 'audio-send', 'camera', 'slate', 'microphone']) this.pipeline(name).stop();
+      for (const name of SEND_SIDE) this.pipeline(name).stop();
     }
     this.emitStatus();
   }
@@ -166,7 +167,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     this.started = false;
     for (const off of this.unsubscribe.splice(0)) off();
     // Senders before sources, playout last (the echo probe outlives the canceller).
-    for (const name of ['video-send', 'audio-send', 'camera', 'slate', 'microphone', 'playout']) this.pipelines.get(name)?.stop();
+    for (const name of [...SEND_SIDE, 'playout']) this.pipelines.get(name)?.stop();
     this.pipelines.clear();
     this.opts.devices.stop();
     stopGLibPump();

@@ -6,6 +6,7 @@
 import { createLogger } from '../log.js';
 import { serializeError, MediaError } from '../errors.js';
 import { MEDIA_METHODS, type FromWorker, type ToWorker, type WorkerInit } from './ipc.js';
+import { createEngine } from './create.js';
 import type { MediaEngine } from './engine.js';
 
 function send(msg: FromWorker): void {
@@ -16,13 +17,8 @@ let engine: MediaEngine | null = null;
 
 async function init(init: WorkerInit): Promise<void> {
   const log = createLogger(init.logLevel as 'info', { part: 'media-worker' });
-  // Loaded here, not at the top, so that a GStreamer that fails to load is reported as a
-  // fatal message rather than a silent exit.
-  const { MediaEngine } = await import('./engine.js');
-  const { SimDeviceWatcher } = await import('./devices/sim-watcher.js');
-  const { GstDeviceWatcher } = await import('./devices/gst-watcher.js');
-  const devices = init.simDevices ? new SimDeviceWatcher() : new GstDeviceWatcher(log);
-  engine = new MediaEngine({ settings: init.settings, devices, log, screen: init.screen, outputSize: init.outputSize, send: init.send });
+  // GStreamer is loaded here, so that one that fails to load is reported as a fatal message.
+  engine = await createEngine(init, log);
   engine.on('status', (status) => send({ type: 'status', status }));
   engine.on('camera-lost', (d) => send({ type: 'event', name: 'camera-lost', device: { id: d.id, name: d.name } }));
   engine.on('camera-found', (d) => send({ type: 'event', name: 'camera-found', device: { id: d.id, name: d.name } }));
