@@ -8,6 +8,7 @@ export const ERROR_CODES = {
   DC_CONFIG_INVALID: { family: 'config', recoverable: false },
   DC_CONFIG_MIGRATION: { family: 'config', recoverable: false },
   DC_CONFIG_IO: { family: 'config', recoverable: true },
+  DC_CONFIG_STALE_REVISION: { family: 'config', recoverable: true },
   DC_MEDIA_ELEMENT_MISSING: { family: 'media', recoverable: false },
   DC_MEDIA_NO_ENCODER: { family: 'media', recoverable: false },
   DC_MEDIA_PIPELINE: { family: 'media', recoverable: true },
@@ -16,6 +17,16 @@ export const ERROR_CODES = {
   DC_MEDIA_BAD_REQUEST: { family: 'media', recoverable: false },
   DC_MEDIA_WORKER: { family: 'media', recoverable: true },
   DC_USAGE: { family: 'cli', recoverable: false },
+  DC_CMD_UNKNOWN: { family: 'command', recoverable: false },
+  DC_CMD_BAD_JSON: { family: 'command', recoverable: false },
+  DC_CMD_INVALID: { family: 'command', recoverable: false },
+  DC_CMD_TOO_LARGE: { family: 'command', recoverable: false },
+  DC_CMD_BUSY: { family: 'command', recoverable: true },
+  DC_CMD_TIMEOUT: { family: 'command', recoverable: true },
+  DC_CMD_REFUSED: { family: 'command', recoverable: true },
+  DC_CMD_EXPIRED: { family: 'command', recoverable: false },
+  DC_NOT_AVAILABLE: { family: 'command', recoverable: false },
+  DC_INTERNAL: { family: 'internal', recoverable: true },
 } as const satisfies Record<string, { family: string; recoverable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

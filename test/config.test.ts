@@ -16,6 +16,7 @@ import {
   type Migration,
 } from '../daemon/config/index.js';
 import { writeFileAtomic } from '../daemon/config/atomic-write.js';
+import { caught } from './helpers/wait.js';
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'config');
 const log = pino({ level: 'silent' });
@@ -59,7 +60,9 @@ t.test('defaults fill an empty object into a complete config', async (t) => {
   t.equal(config.version, CONFIG_VERSION);
   t.equal(config.revision, 0);
   t.equal(config.profile, 'auto');
-  t.same(config.device, { id: 'diemcau-dev', name: 'Điểm cầu' });
+  t.same(config.device, { id: 'diemcau-dev', name: 'Điểm cầu', commune: '', village: '' });
+  t.equal(config.fleet.url, '', 'off the fleet until a broker is set');
+  t.equal(config.fleet.telemetryIntervalS, 30);
   t.equal(config.log.level, 'info');
   t.same(config.media.video, {
     size: '1280x720',
@@ -412,6 +415,19 @@ t.test('store: updates', async (t) => {
     t.equal(store.current.profile, 'pi');
     t.equal(store.current.log.level, 'debug');
     t.same(JSON.parse(await readFile(path, 'utf8')), store.current);
+  });
+
+  t.test('an update naming a stale revision is refused and changes nothing', async (t) => {
+    const { path, store } = await tempStore(t, undefined, false);
+    const first = await store.load();
+    const second = await store.update({ device: { name: 'Thôn Đông' } }, { expectedRevision: first.revision });
+    t.equal(second.revision, first.revision + 1, 'the current revision is accepted');
+    const onDisk = await readFile(path, 'utf8');
+    const error = await caught(() => store.update({ device: { name: 'Thôn Tây' } }, { expectedRevision: first.revision }));
+    t.equal((error as DcError).code, 'DC_CONFIG_STALE_REVISION');
+    t.match((error as DcError).details, { revision: second.revision, expectedRevision: first.revision });
+    t.equal(store.current, second, 'memory unchanged');
+    t.equal(await readFile(path, 'utf8'), onDisk, 'disk unchanged');
   });
 
   t.test('an in-memory store (no path) keeps updates across reload', async (t) => {

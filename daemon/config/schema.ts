@@ -127,6 +127,67 @@ const Restart = Section(
   'Back-off for restarting a failed media pipeline.',
 );
 
+/** Device, group and user names as they appear in MQTT topics and host names. */
+const ID_PATTERN = '^[a-z0-9][a-z0-9-]{0,62}$';
+
+const FilePath = (description: string) =>
+  Type.String({ maxLength: 500, default: '', description: `${description} Relative paths are relative to the config file's directory; '' for none.` });
+
+const Queue = Section(
+  {
+    maxMessages: Type.Integer({
+      minimum: 100,
+      maximum: 1_000_000,
+      default: 20_000,
+      description: 'Most telemetry and event messages kept on disk while the broker is unreachable; the oldest go first.',
+    }),
+    maxBytes: Type.Integer({
+      minimum: 65_536,
+      maximum: 512 * 1024 * 1024,
+      default: 16 * 1024 * 1024,
+      description: 'Most bytes of queued messages on disk; the oldest go first.',
+    }),
+  },
+  'Store-and-forward queue for when the broker is unreachable.',
+);
+
+const Fleet = Section(
+  {
+    url: Type.String({
+      maxLength: 500,
+      pattern: '^$|^(mqtt|mqtts|ws|wss)://[^\\s]+$',
+      default: '',
+      description: "Broker address, e.g. 'mqtts://broker.xa-example.vn:8883'; '' keeps the box off the fleet.",
+    }),
+    username: Type.String({ maxLength: 128, default: '', description: "Broker user name; '' uses the device id." }),
+    passwordFile: FilePath('File holding the broker password (mode 0600), so the password is never in this file.'),
+    caFile: FilePath('PEM CA certificate that signs the broker certificate (mqtts).'),
+    clientCertFile: FilePath('PEM client certificate, for brokers that log boxes in by certificate.'),
+    clientKeyFile: FilePath('PEM key of the client certificate (mode 0600).'),
+    groups: Type.Array(Type.String({ pattern: ID_PATTERN, description: 'A group id, e.g. the commune.' }), {
+      maxItems: 16,
+      uniqueItems: true,
+      default: [],
+      description: 'Groups whose commands (diemcau/group/<id>/cmd/...) this box obeys.',
+    }),
+    keepaliveS: Type.Integer({
+      minimum: 5,
+      maximum: 600,
+      default: 30,
+      description: 'MQTT keepalive in seconds; the broker declares a silent box offline after 1.5 times this.',
+    }),
+    telemetryIntervalS: Type.Integer({ minimum: 5, maximum: 3600, default: 30, description: 'Seconds between telemetry messages.' }),
+    commandMaxBytes: Type.Integer({
+      minimum: 1024,
+      maximum: 1_048_576,
+      default: 65_536,
+      description: 'Largest command payload accepted; larger ones get an error reply.',
+    }),
+    queue: Queue,
+  },
+  'Connection to the fleet broker of the commune.',
+);
+
 export const ConfigSchema = Type.Object(
   {
     version: Type.Integer({
@@ -146,7 +207,7 @@ export const ConfigSchema = Type.Object(
     device: Section(
       {
         id: Type.String({
-          pattern: '^[a-z0-9][a-z0-9-]{0,62}$',
+          pattern: ID_PATTERN,
           default: 'diemcau-dev',
           description: 'Stable identifier used in topics and host names: lower-case letters, digits, dashes.',
         }),
@@ -156,6 +217,8 @@ export const ConfigSchema = Type.Object(
           default: 'Điểm cầu',
           description: 'Human-readable name shown to the other side.',
         }),
+        commune: Type.String({ maxLength: 100, default: '', description: 'Commune (xã, phường) of the hall.' }),
+        village: Type.String({ maxLength: 100, default: '', description: 'Village (thôn, bản, tổ dân phố) of the hall.' }),
       },
       'Identity of this box.',
     ),
@@ -164,6 +227,7 @@ export const ConfigSchema = Type.Object(
       'Logging.',
     ),
     media: Section({ video: Video, audio: Audio, output: Output, rtp: Rtp, restart: Restart }, 'Audio and video.'),
+    fleet: Fleet,
   },
   { additionalProperties: false, description: 'Configuration of a diemcau box.' },
 );

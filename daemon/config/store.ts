@@ -64,10 +64,19 @@ export class ConfigStore {
    * result, saves it with the revision bumped and makes it current. Throws without changing
    * memory or disk if the result is invalid or cannot be saved. A patch that changes nothing
    * is not saved and notifies nobody, so retried remote updates are harmless.
+   * With `expectedRevision`, a config that has changed since the caller read it is refused
+   * (DC_CONFIG_STALE_REVISION), so two consoles cannot silently undo each other.
    */
-  update(patch: unknown): Promise<Config> {
+  update(patch: unknown, { expectedRevision }: { expectedRevision?: number } = {}): Promise<Config> {
     return this.serially(async () => {
       const previous = this.current;
+      if (expectedRevision !== undefined && expectedRevision !== previous.revision) {
+        throw new ConfigError(
+          'DC_CONFIG_STALE_REVISION',
+          `config revision is ${previous.revision}, not ${expectedRevision}: read it again and re-apply the change`,
+          { revision: previous.revision, expectedRevision },
+        );
+      }
       const merged = validateConfig(mergePatch(previous, patch));
       // The revision is the store's to count; a patch cannot set it.
       if (isDeepStrictEqual({ ...merged, revision: previous.revision }, previous)) return previous;
