@@ -3,22 +3,30 @@
  * diemcaud, the composition root: reads the config, builds the parts in order, starts them,
  * and stops them in reverse on SIGTERM/SIGINT. Nothing else in the daemon creates parts.
  */
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigStore, resolveConfigPath, type Config } from './config/index.js';
 import { DcError, serializeError } from './errors.js';
-import { createLogger, type Logger } from './log.js';
+import { Fleet } from './fleet/fleet.js';
+import { packageVersion } from './fleet/connection.js';
+import { HealthCollector } from './health/index.js';
+import { createLogger, LogTail, type Logger } from './log.js';
 import { resolveProfile, type Profile } from './profile.js';
-import { MediaClient } from './media/client.js';
+import { MediaClient, type LiveControls } from './media/client.js';
 import { MediaSummary } from './media/summary.js';
 import { workerInit, type MediaRunOptions } from './media/settings.js';
 import type { ScreenSink } from './media/pipelines.js';
+import type { MediaStatus } from './media/types.js';
 import type { Part } from './part.js';
-
+import { TvNotices } from './screen/notices.js';
+import { SimulatedPower, SystemdPower } from './system/power.js';
 
 const USAGE = `usage: diemcaud [--config <file>] [--profile sim|pi|auto] [--loopback] [--screen kms|window|fake] [--stats-every <seconds>]`;
 /** systemd gives 90 s by default; the box promises far less so a restart is quick. */
 const SHUTDOWN_DEADLINE_MS = 4500;
 const EXIT_CONFIG = 78; // EX_CONFIG from sysexits.h: systemd's Restart= still applies
+/** EX_TEMPFAIL: a restart asked for (fleet command); Restart=on-failure brings the daemon back. */
+export const EXIT_RESTART = 75;
 
 interface DaemonArgs {
   profile: Profile | 'auto' | undefined;
@@ -53,8 +61,19 @@ function parseDaemonArgs(argv: string[]): DaemonArgs {
   };
 }
 
+/** Media settings the engine takes live; any other media change needs a new worker. */
+function withoutLiveSettings(media: Config['media']) {
+  return { ...media, audio: { ...media.audio, volume: 0 }, output: { ...media.output, selfView: false } };
+}
+
 function mediaSettingsChanged(next: Config, previous: Config): boolean {
-  return JSON.stringify(next.media) !== JSON.stringify(previous.media) || next.log.level !== previous.log.level;
+  const a = JSON.stringify(withoutLiveSettings(next.media));
+  const b = JSON.stringify(withoutLiveSettings(previous.media));
+  return a !== b || next.log.level !== previous.log.level;
+}
+
+function fleetSettingsChanged(next: Config, previous: Config): boolean {
+  return JSON.stringify([next.fleet, next.device.id]) !== JSON.stringify([previous.fleet, previous.device.id]);
 }
 
 async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {
@@ -74,20 +93,64 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
     process.stderr.write(`diemcaud: ${error.message}\n`);
     process.exit(e instanceof DcError && e.code !== 'DC_USAGE' ? EXIT_CONFIG : 2);
   }
-  log = createLogger(config.log.level, { name: 'diemcaud', device: config.device.id });
+  const logTail = new LogTail();
+  log = createLogger(config.log.level, { name: 'diemcaud', device: config.device.id }, logTail);
   const profile = await resolveProfile(args.profile ?? config.profile);
-  log.info({ profile, config: store.path ?? '(defaults, not saved)', revision: config.revision }, 'starting');
+  const startedAt = Date.now();
+  const version = packageVersion();
+  const stateDir = dirname(store.path ?? resolveConfigPath(argv, env).path);
+  log.info({ profile, version, config: store.path ?? '(defaults, not saved)', revision: config.revision }, 'starting');
 
   const mediaLog = log.child({ part: 'media' });
-  let media = buildMedia(config, profile, args.run, mediaLog);
+  const notices = new TvNotices(() => media, log.child({ part: 'screen' }));
+  let fleet: Fleet | undefined;
+  const mediaHooks: MediaHooks = {
+    status: (s) => fleet?.noteMediaStatus(s),
+    cameraChanged: (plugged, device) => fleet?.event(plugged ? 'camera-plugged' : 'camera-unplugged', { camera: device }),
+    workerUp: (restarts) => {
+      void notices.reapply().catch(() => undefined);
+      if (restarts > 0) fleet?.event('media-restarted', { restarts });
+    },
+  };
+  let media = buildMedia(config, profile, args.run, mediaLog, mediaHooks);
+  const restartMedia = async (next: Config) => {
+    const old = media;
+    media = buildMedia(next, profile, args.run, mediaLog, mediaHooks, old.liveControls);
+    await old.stop();
+    await media.start();
+  };
   const summary = new MediaSummary({ status: () => media.status() }, mediaLog, args.statsEverySeconds * 1000);
+  const power = profile === 'sim' ? new SimulatedPower(log.child({ part: 'system' })) : new SystemdPower(log.child({ part: 'system' }));
+  const health = new HealthCollector({ stateDir, firmwareVersion: version, log: log.child({ part: 'health' }) });
+  const buildFleet = (): Fleet | undefined =>
+    store.current.fleet.url === ''
+      ? undefined
+      : new Fleet({
+          config: store,
+          stateDir,
+          media: () => (media.workerState === 'running' ? media : undefined),
+          restartMedia: () => restartMedia(store.current),
+          restartDaemon: (reason) => void shutdown(reason, EXIT_RESTART),
+          power,
+          health,
+          notices,
+          logTail,
+          log: log.child({ part: 'fleet' }),
+          version,
+          startedAt,
+        });
+  fleet = buildFleet();
+  if (!fleet) log.info('fleet: no broker configured (fleet.url is empty); the box runs on its own');
   const parts: Part[] = [
+    // The fleet first: media start-up takes seconds, and the console should see the box at once.
+    { name: 'fleet', start: () => fleet?.start(), stop: () => fleet?.stop() },
+    { name: 'screen', start: () => undefined, stop: () => notices.stop() },
     { name: 'media', start: () => media.start(), stop: () => media.stop() },
     { name: 'media-summary', start: () => summary.start(), stop: () => summary.stop() },
   ];
 
   let stopping = false;
-  const shutdown = async (signal: string) => {
+  const shutdown = async (signal: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
@@ -103,8 +166,8 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
       }
     }
     clearTimeout(deadline);
-    log.info('stopped');
-    process.exit(0);
+    log.info({ exitCode }, 'stopped');
+    process.exit(exitCode);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
@@ -117,14 +180,28 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
     );
   });
   store.onChange((next, previous) => {
-    if (stopping || !mediaSettingsChanged(next, previous)) return;
-    log.info('media settings changed; restarting the media worker');
-    const old = media;
-    media = buildMedia(next, profile, args.run, mediaLog);
-    old
-      .stop()
-      .then(() => media.start())
-      .catch((e) => log.error({ err: serializeError(e) }, 'media did not restart yet; the worker keeps retrying'));
+    if (stopping) return;
+    fleet?.event('config-changed', { revision: next.revision });
+    fleet?.publishState();
+    if (mediaSettingsChanged(next, previous)) {
+      log.info('media settings changed; restarting the media worker');
+      restartMedia(next).catch((e) => log.error({ err: serializeError(e) }, 'media did not restart yet; the worker keeps retrying'));
+    } else {
+      applyLiveMediaSettings(media, next, previous, mediaLog);
+    }
+    if (fleetSettingsChanged(next, previous)) {
+      // After the current turn: the command that changed them still has its reply to send.
+      setImmediate(() => {
+        const old = fleet;
+        log.info('fleet settings changed; reconnecting');
+        (old?.stop() ?? Promise.resolve())
+          .then(() => {
+            fleet = stopping ? undefined : buildFleet();
+            return fleet?.start();
+          })
+          .catch((e) => log.error({ err: serializeError(e) }, 'fleet did not restart'));
+      });
+    }
   });
 
   for (const part of parts) {
@@ -136,13 +213,43 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
       log.error({ part: part.name, err: serializeError(e) }, 'part did not start');
     }
   }
+  fleet?.event('started', { version, profile });
   log.info('running');
 }
 
-function buildMedia(config: Config, profile: Profile, run: MediaRunOptions, log: Logger): MediaClient {
-  const media = new MediaClient({ init: workerInit(config, profile, run), log });
-  media.on('worker', (w) => log.info({ worker: w }, 'media worker state'));
-  media.on('event', (e) => log.info({ event: e.name, device: e.device }, 'media event'));
+/** What the daemon does with the media client's news. */
+interface MediaHooks {
+  status(status: MediaStatus): void;
+  cameraChanged(plugged: boolean, device: { id: string; name: string }): void;
+  /** The worker is (again) running; `restarts` counts its crashes so far. */
+  workerUp(restarts: number): void;
+}
+
+function applyLiveMediaSettings(media: MediaClient, next: Config, previous: Config, log: Logger): void {
+  const apply = (what: string, change: Promise<void>) =>
+    change.catch((e) => log.warn({ setting: what, err: serializeError(e) }, 'live media setting not applied; it applies at the next start'));
+  if (next.media.audio.volume !== previous.media.audio.volume) void apply('volume', media.setVolume(next.media.audio.volume));
+  if (next.media.output.selfView !== previous.media.output.selfView) void apply('selfView', media.setSelfView(next.media.output.selfView));
+}
+
+function buildMedia(
+  config: Config,
+  profile: Profile,
+  run: MediaRunOptions,
+  log: Logger,
+  hooks: MediaHooks,
+  controls?: LiveControls,
+): MediaClient {
+  const media = new MediaClient({ init: workerInit(config, profile, run), log, ...(controls ? { controls } : {}) });
+  media.on('worker', (w) => {
+    log.info({ worker: w }, 'media worker state');
+    if (w.state === 'running') hooks.workerUp(w.restarts);
+  });
+  media.on('event', (e) => {
+    log.info({ event: e.name, device: e.device }, 'media event');
+    hooks.cameraChanged(e.name === 'camera-found', e.device);
+  });
+  media.on('status', (s) => hooks.status(s));
   let states = '';
   media.on('status', (s) => {
     // Pipeline state is observable in the journal: one line whenever any state changes.

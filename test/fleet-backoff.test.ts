@@ -8,6 +8,7 @@ import {
   groupCmdFilter,
   groupCmdTopic,
   isValidTopicId,
+  parseCommandTopic,
   topicIdProblem,
 } from '../daemon/fleet/topics.js';
 import { shouldFallBackToV311 } from '../daemon/fleet/connection.js';
@@ -83,12 +84,12 @@ t.test('topics: per-device, group and all', async (t) => {
   t.equal(d.telemetry, 'diemcau/hall-17/telemetry');
   t.equal(d.events, 'diemcau/hall-17/events');
   t.equal(d.cmd('mute'), 'diemcau/hall-17/cmd/mute');
-  t.equal(d.cmdFilter, 'diemcau/hall-17/cmd/+');
+  t.equal(d.cmdFilter, 'diemcau/hall-17/cmd/#');
   t.equal(d.reply('r-42'), 'diemcau/hall-17/reply/r-42');
   t.equal(groupCmdTopic('north', 'reboot'), 'diemcau/group/north/cmd/reboot');
-  t.equal(groupCmdFilter('north'), 'diemcau/group/north/cmd/+');
+  t.equal(groupCmdFilter('north'), 'diemcau/group/north/cmd/#');
   t.equal(allCmdTopic('update'), 'diemcau/all/cmd/update');
-  t.equal(ALL_CMD_FILTER, 'diemcau/all/cmd/+');
+  t.equal(ALL_CMD_FILTER, 'diemcau/all/cmd/#');
 });
 
 t.test('topics: ids usable as one topic level', async (t) => {
@@ -99,9 +100,34 @@ t.test('topics: ids usable as one topic level', async (t) => {
   }
   t.throws(() => deviceTopics('evil/+'), TypeError);
   t.throws(() => assertTopicId('#'), TypeError);
-  t.throws(() => deviceTopics('ok').cmd('a/b'), TypeError);
+  t.equal(deviceTopics('ok').cmd('config/get'), 'diemcau/ok/cmd/config/get', 'command names may have levels');
+  t.throws(() => deviceTopics('ok').cmd('a//b'), TypeError);
+  t.throws(() => deviceTopics('ok').cmd('a/+'), TypeError);
   t.throws(() => deviceTopics('ok').reply('+'), TypeError);
   t.throws(() => groupCmdTopic('g#', 'x'), TypeError);
+});
+
+t.test('topics: a command topic parsed into name and audience', async (t) => {
+  const groups = ['xa-son-thuy'];
+  t.same(parseCommandTopic('diemcau/hall-17/cmd/ping', 'hall-17', groups), { name: 'ping', audience: { kind: 'device' } });
+  t.same(parseCommandTopic('diemcau/hall-17/cmd/config/set', 'hall-17', groups), {
+    name: 'config/set',
+    audience: { kind: 'device' },
+  });
+  t.same(parseCommandTopic('diemcau/group/xa-son-thuy/cmd/mute', 'hall-17', groups), {
+    name: 'mute',
+    audience: { kind: 'group', groupId: 'xa-son-thuy' },
+  });
+  t.same(parseCommandTopic('diemcau/all/cmd/identify', 'hall-17', groups), { name: 'identify', audience: { kind: 'all' } });
+  for (const other of [
+    'diemcau/hall-18/cmd/ping',
+    'diemcau/group/other/cmd/ping',
+    'diemcau/hall-17/cmd',
+    'diemcau/hall-17/state',
+    'elsewhere/hall-17/cmd/ping',
+  ]) {
+    t.equal(parseCommandTopic(other, 'hall-17', groups), undefined, other);
+  }
 });
 
 t.test('protocol fallback decision', async (t) => {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import { connect, type IClientOptions, type IClientPublishOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from '../log.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
@@ -15,6 +15,8 @@ export interface FleetConnectionOptions {
   deviceId: string;
   username?: string;
   password?: string;
+  /** File holding the password; read at each attempt, so provisioning can put it in place later. */
+  passwordFile?: string;
   /** PEM CA bundle that signs the broker's certificate (mqtts). */
   caFile?: string;
   /** PEM client certificate and key, for brokers that authenticate boxes by certificate. */
@@ -39,8 +41,19 @@ export interface ConnectedInfo {
   sessionPresent: boolean;
 }
 
+export interface PublishOptions {
+  qos?: 0 | 1;
+  retain?: boolean;
+  /** MQTT 5 properties (correlation data of a reply, message expiry…); dropped on 3.1.1. */
+  properties?: IClientPublishOptions['properties'];
+  /** Give up waiting for the broker's acknowledgement after this long (default 10 s). */
+  timeoutMs?: number;
+}
+
 export type FleetConnectionEvents = {
   connected: [info: ConnectedInfo];
+  /** A message on one of the subscriptions. */
+  message: [topic: string, payload: Buffer, packet: IPublishPacket];
   /** The session that was up ended; `reason` says why (`shutdown` from stop()). */
   disconnected: [reason: string];
   /** A failed connection attempt, a refused CONNACK, a failed publish. Never fatal. */
@@ -104,6 +117,7 @@ export class FleetConnection extends TypedEmitter<FleetConnectionEvents> {
   private retryTimer: NodeJS.Timeout | undefined;
   private lastState: string | undefined;
   private version = 'unknown';
+  private subscriptions: readonly string[] = [];
 
   constructor(opts: FleetConnectionOptions) {
     super();
@@ -147,7 +161,44 @@ export class FleetConnection extends TypedEmitter<FleetConnectionEvents> {
   publishState(state: object): Promise<boolean> {
     const payload = JSON.stringify(state);
     this.lastState = payload;
-    return this.publish(this.topics.state, payload);
+    return this.publish(this.topics.state, payload, { retain: true });
+  }
+
+  /**
+   * The topic filters to receive messages from (QoS 1), made again on every connect (clean
+   * session) and changed at once on a live session. A filter the broker refuses (ACL) is logged.
+   */
+  setSubscriptions(filters: readonly string[]): void {
+    const previous = this.subscriptions;
+    this.subscriptions = [...filters];
+    const client = this.mqtt;
+    if (!client || !this.isConnected) return;
+    const gone = previous.filter((f) => !filters.includes(f));
+    const added = filters.filter((f) => !previous.includes(f));
+    if (gone.length > 0) client.unsubscribe(gone);
+    this.subscribe(client, added);
+  }
+
+  /**
+   * Publishes with QoS 1 (default) and resolves true once the broker acknowledged it; false if
+   * offline, refused (MQTT 5 reason code, e.g. not authorized) or unanswered in time — the
+   * caller decides whether to keep the message. Never rejects.
+   */
+  publish(topic: string, payload: string | Buffer, options: PublishOptions = {}): Promise<boolean> {
+    const client = this.mqtt;
+    if (!client || !this.isConnected || !client.connected) return Promise.resolve(false);
+    const { qos = 1, retain = false, properties, timeoutMs = 10_000 } = options;
+    const publishOptions: IClientPublishOptions = { qos, retain };
+    if (properties && this.protocol === 5) publishOptions.properties = properties;
+    const published = new Promise<boolean>((resolve) => {
+      client.publish(topic, payload, publishOptions, (err) => {
+        if (!err) return resolve(true);
+        this.log.warn({ event: 'fleet.publish_failed', topic, err: err.message }, 'fleet: publish failed');
+        this.emit('error', err);
+        resolve(false);
+      });
+    });
+    return withTimeout(published, timeoutMs).catch(() => false);
   }
 
   /**
@@ -175,7 +226,7 @@ export class FleetConnection extends TypedEmitter<FleetConnectionEvents> {
     const left = () => Math.max(1, deadline - performance.now());
     if (this.isConnected && client.connected) {
       const offline = JSON.stringify({ online: false, reason: 'shutdown' });
-      await this.publish(this.topics.status, offline, left());
+      await this.publish(this.topics.status, offline, { retain: true, timeoutMs: left() });
       await withTimeout(client.endAsync(false), left()).catch(() => undefined);
     }
     // Whatever is left (not connected, or a DISCONNECT that did not finish) goes now.
@@ -188,20 +239,6 @@ export class FleetConnection extends TypedEmitter<FleetConnectionEvents> {
       this.log.info({ event: 'fleet.disconnected', reason: 'shutdown' }, 'fleet: disconnected (shutdown)');
       this.emit('disconnected', 'shutdown');
     }
-  }
-
-  private publish(topic: string, payload: string, timeoutMs = 10_000): Promise<boolean> {
-    const client = this.mqtt;
-    if (!client || !this.isConnected || !client.connected) return Promise.resolve(false);
-    const published = new Promise<boolean>((resolve) => {
-      client.publish(topic, payload, { qos: 1, retain: true }, (err) => {
-        if (!err) return resolve(true);
-        this.log.warn({ event: 'fleet.publish_failed', topic, err: err.message }, 'fleet: publish failed');
-        this.emit('error', err);
-        resolve(false);
-      });
-    });
-    return withTimeout(published, timeoutMs).catch(() => false);
   }
 
   private clientOptions(): IClientOptions {
@@ -218,6 +255,7 @@ export class FleetConnection extends TypedEmitter<FleetConnectionEvents> {
     };
     if (o.username !== undefined) options.username = o.username;
     if (o.password !== undefined) options.password = o.password;
+    if (o.passwordFile) options.password = readFileSync(o.passwordFile, 'utf8').replace(/\r?\n$/, '');
     if (o.caFile) options.ca = readFileSync(o.caFile);
     if (o.clientCertFile) options.cert = readFileSync(o.clientCertFile);
     if (o.clientKeyFile) options.key = readFileSync(o.clientKeyFile);
@@ -251,9 +289,15 @@ export class FleetConnection extends TypedEmitter<FleetConnectionEvents> {
       const info: ConnectedInfo = { protocolVersion: attempted, sessionPresent: connack.sessionPresent };
       this.log.info({ event: 'fleet.connected', url: this.opts.url, ...info }, 'fleet: connected');
       const status = JSON.stringify({ online: true, since: new Date().toISOString(), version: this.version });
-      void this.publish(this.topics.status, status);
-      if (this.lastState !== undefined) void this.publish(this.topics.state, this.lastState);
+      void this.publish(this.topics.status, status, { retain: true });
+      if (this.lastState !== undefined) void this.publish(this.topics.state, this.lastState, { retain: true });
+      this.subscribe(client, this.subscriptions);
       this.emit('connected', info);
+    });
+
+    client.on('message', (topic, payload, packet) => {
+      if (this.mqtt !== client) return;
+      this.emit('message', topic, payload, packet);
     });
 
     client.on('disconnect', (packet) => {
@@ -290,6 +334,21 @@ export class FleetConnection extends TypedEmitter<FleetConnectionEvents> {
         this.emit('disconnected', reason);
       }
       this.scheduleReconnect(attempted !== this.protocol ? 0 : undefined);
+    });
+  }
+
+  private subscribe(client: MqttClient, filters: readonly string[]): void {
+    if (filters.length === 0) return;
+    client.subscribe([...filters], { qos: 1 }, (err, granted) => {
+      if (err) {
+        this.log.warn({ event: 'fleet.subscribe_failed', filters, err: err.message }, 'fleet: subscribe failed');
+        return;
+      }
+      // SUBACK codes ≥ 0x80 are refusals (3.1.1: 0x80; MQTT 5: 0x87 not authorized, …).
+      const refused = (granted ?? []).filter((g) => g.qos >= 0x80).map((g) => g.topic);
+      if (refused.length > 0) {
+        this.log.error({ event: 'fleet.subscribe_refused', filters: refused }, 'fleet: the broker refused a subscription (ACL?)');
+      }
     });
   }
 

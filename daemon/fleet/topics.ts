@@ -33,8 +33,9 @@ export function assertTopicId(id: string, what = 'deviceId'): void {
   if (problem) throw new TypeError(`${what} ${JSON.stringify(id)} ${problem}`);
 }
 
+/** Command names may have levels (`config/get`); each level follows the id rules. */
 function commandName(name: string): string {
-  assertTopicId(name, 'command name');
+  for (const level of name.split('/')) assertTopicId(level, 'command name level');
   return name;
 }
 
@@ -65,7 +66,7 @@ export function deviceTopics(deviceId: string): DeviceTopics {
     telemetry: `${prefix}/telemetry`,
     events: `${prefix}/events`,
     cmd: (name) => `${prefix}/cmd/${commandName(name)}`,
-    cmdFilter: `${prefix}/cmd/+`,
+    cmdFilter: `${prefix}/cmd/#`,
     reply: (requestId) => {
       assertTopicId(requestId, 'requestId');
       return `${prefix}/reply/${requestId}`;
@@ -81,7 +82,7 @@ export function groupCmdTopic(groupId: string, name: string): string {
 
 export function groupCmdFilter(groupId: string): string {
   assertTopicId(groupId, 'groupId');
-  return `${TOPIC_ROOT}/group/${groupId}/cmd/+`;
+  return `${TOPIC_ROOT}/group/${groupId}/cmd/#`;
 }
 
 /** `diemcau/all/cmd/<name>`. */
@@ -89,4 +90,36 @@ export function allCmdTopic(name: string): string {
   return `${TOPIC_ROOT}/all/cmd/${commandName(name)}`;
 }
 
-export const ALL_CMD_FILTER = `${TOPIC_ROOT}/all/cmd/+`;
+export const ALL_CMD_FILTER = `${TOPIC_ROOT}/all/cmd/#`;
+
+/** Who a command was addressed to: this box alone, one of its groups, or every box. */
+export type CommandAudience = { kind: 'device' } | { kind: 'group'; groupId: string } | { kind: 'all' };
+
+/**
+ * The command name and audience of a topic this box subscribed to, or undefined if the topic
+ * is not a command for this box (another box, a group it is not in, no name).
+ */
+export function parseCommandTopic(
+  topic: string,
+  deviceId: string,
+  groups: readonly string[],
+): { name: string; audience: CommandAudience } | undefined {
+  const levels = topic.split('/');
+  if (levels[0] !== TOPIC_ROOT) return undefined;
+  let audience: CommandAudience;
+  let rest: string[];
+  if (levels[1] === 'all') {
+    audience = { kind: 'all' };
+    rest = levels.slice(2);
+  } else if (levels[1] === 'group' && levels[2] !== undefined && groups.includes(levels[2])) {
+    audience = { kind: 'group', groupId: levels[2] };
+    rest = levels.slice(3);
+  } else if (levels[1] === deviceId) {
+    audience = { kind: 'device' };
+    rest = levels.slice(2);
+  } else {
+    return undefined;
+  }
+  if (rest[0] !== 'cmd' || rest.length < 2) return undefined;
+  return { name: rest.slice(1).join('/'), audience };
+}

@@ -14,8 +14,20 @@ export interface MediaClientEvents extends Record<string, unknown[]> {
   event: [Extract<FromWorker, { type: 'event' }>];
 }
 
+/**
+ * Mute states a person set at run time (from the fleet console, a button): a worker that
+ * restarts, or a new client after a settings change, gets them back, so a crash never quietly
+ * unmutes a microphone. (Text on the TV is redrawn by its owner, TvNotices.)
+ */
+export interface LiveControls {
+  audioMuted?: boolean;
+  videoMuted?: boolean;
+}
+
 export interface MediaClientOptions {
   init: WorkerInit;
+  /** Controls to apply as soon as the worker is up (those of the client this one replaces). */
+  controls?: LiveControls;
   log: Logger;
   requestTimeoutMs?: number;
   /** How often the worker must answer a health check; a worker that does not is killed. */
@@ -53,9 +65,11 @@ export class MediaClient extends TypedEmitter<MediaClientEvents> implements Medi
   private restartTimer: NodeJS.Timeout | undefined;
   private healthTimer: NodeJS.Timeout | undefined;
   private stableTimer: NodeJS.Timeout | undefined;
+  private readonly controls: LiveControls;
 
   constructor(private readonly opts: MediaClientOptions) {
     super();
+    this.controls = { ...opts.controls };
     this.delayMs = opts.restartInitialDelayMs ?? 1000;
   }
 
@@ -65,6 +79,11 @@ export class MediaClient extends TypedEmitter<MediaClientEvents> implements Medi
 
   get workerState(): WorkerState {
     return this.state;
+  }
+
+  /** The run-time controls set through this client, to hand to its replacement. */
+  get liveControls(): LiveControls {
+    return { ...this.controls };
   }
 
   /** The last status the worker reported (kept while it restarts). */
@@ -107,9 +126,11 @@ export class MediaClient extends TypedEmitter<MediaClientEvents> implements Medi
   }
   async setAudioMuted(muted: boolean): Promise<void> {
     await this.request('setAudioMuted', [muted]);
+    this.controls.audioMuted = muted;
   }
   async setVideoMuted(muted: boolean): Promise<void> {
     await this.request('setVideoMuted', [muted]);
+    this.controls.videoMuted = muted;
   }
   async setVolume(percent: number): Promise<void> {
     await this.request('setVolume', [percent]);
@@ -154,6 +175,7 @@ export class MediaClient extends TypedEmitter<MediaClientEvents> implements Medi
         this.emit('status', msg.status);
         this.setState('running');
         this.watchHealth();
+        void this.restoreControls();
         break;
       case 'status':
         this.lastStatus = msg.status;
@@ -199,6 +221,17 @@ export class MediaClient extends TypedEmitter<MediaClientEvents> implements Medi
       this.lastError = null;
       this.spawn();
     }, delay);
+  }
+
+  /** Gives a fresh worker the controls its predecessor had. */
+  private async restoreControls(): Promise<void> {
+    const { audioMuted, videoMuted } = this.controls;
+    try {
+      if (audioMuted) await this.setAudioMuted(true);
+      if (videoMuted) await this.setVideoMuted(true);
+    } catch (e) {
+      this.opts.log.warn({ err: (e as Error).message }, 'media worker: could not restore the controls');
+    }
   }
 
   /** A worker whose event loop is stuck (a wedged GStreamer call) is killed and restarted. */

@@ -1,0 +1,27 @@
+import { Type } from '@sinclair/typebox';
+import { DcError } from '../../errors.js';
+import { defineCommand, type CommandDefinition } from '../command.js';
+
+/**
+ * Commands whose part is not built into this firmware yet: they are known (so a console sees
+ * "not available", not "unknown") and say which part is missing.
+ */
+const PENDING: ReadonlyArray<{ name: string; summary: string; part: string }> = [
+  { name: 'join', summary: 'Join a meeting (WHIP/WHEP server or a direct peer).', part: 'calls (WebRTC)' },
+  { name: 'leave', summary: 'Leave the current meeting.', part: 'calls (WebRTC)' },
+  { name: 'display', summary: 'Turn the TV on or off over HDMI-CEC.', part: 'TV control (HDMI-CEC)' },
+];
+
+export function pendingCommands(): CommandDefinition[] {
+  return PENDING.map(({ name, summary, part }) =>
+    defineCommand({
+      name,
+      summary: `${summary} Not available yet: replies DC_NOT_AVAILABLE.`,
+      // Arguments are not checked until the command exists: their shape comes with the part.
+      args: Type.Object({}, { additionalProperties: true }),
+      async run() {
+        throw new DcError('DC_NOT_AVAILABLE', `${name} is not available: this firmware has no ${part} yet`, { part });
+      },
+    }),
+  );
+}

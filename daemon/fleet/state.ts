@@ -1,0 +1,51 @@
+import type { Config } from '../config/index.js';
+import type { MediaStatus } from '../media/types.js';
+
+/** The inputs the retained `state` is made of; each part reports its own. */
+export interface StateInputs {
+  config: Config;
+  version: string;
+  startedAt: number;
+  media: MediaStatus | null;
+  notice: { text: string; until: number } | null;
+}
+
+/**
+ * The retained `diemcau/<id>/state`: everything a console needs to draw the box, in one
+ * message that is current the moment anyone subscribes. Only fields a person acts on: the
+ * pipeline-by-pipeline detail is in `diagnostics`.
+ */
+export function boxState({ config, version, startedAt, media, notice }: StateInputs) {
+  return {
+    deviceId: config.device.id,
+    name: config.device.name,
+    commune: config.device.commune,
+    village: config.device.village,
+    groups: config.fleet.groups,
+    version,
+    startedAt: new Date(startedAt).toISOString(),
+    configRevision: config.revision,
+    // Filled in by the calls part (issue 5); until then there is never a call.
+    call: { state: 'idle' as const, available: false },
+    // Filled in by the TV part (HDMI-CEC); until then the TV state is unknown.
+    display: { available: false },
+    media: media
+      ? {
+          // Stopped pipelines are normal (the camera is closed outside a meeting); failing ones are not.
+          up: !media.pipelines.some((p) => p.state === 'failed' || p.state === 'restarting'),
+          sending: media.sending,
+          videoSource: media.videoSource,
+          camera: media.camera?.name ?? null,
+          microphone: media.microphone?.name ?? null,
+          encoder: media.encoder?.name ?? null,
+          audioMuted: media.audioMuted,
+          videoMuted: media.videoMuted,
+          volume: media.volume,
+          selfView: media.selfView,
+        }
+      : null,
+    message: notice ? { text: notice.text, until: new Date(notice.until).toISOString() } : null,
+  };
+}
+
+export type BoxState = ReturnType<typeof boxState>;
