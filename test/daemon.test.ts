@@ -7,8 +7,7 @@ import t, { type Test } from 'tap';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DAEMON, alive, runNode, type LogRecord } from './helpers/daemon.js';
-import { freeUdpPorts } from './helpers/ports.js';
+import { DAEMON, alive, runNode, simDaemonConfig, type LogRecord } from './helpers/daemon.js';
 import { waitUntil } from './helpers/wait.js';
 
 async function tempDir(): Promise<string> {
@@ -17,27 +16,13 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-async function goodConfig(): Promise<Record<string, unknown>> {
-  const [a, b, c, d] = await freeUdpPorts(4);
-  return {
-    version: 1,
-    profile: 'sim',
-    device: { id: 'test-box', name: 'Thôn Thử' },
-    media: {
-      video: { size: '640x360', encoders: ['x264enc'] },
-      rtp: { sendVideoPort: a, sendAudioPort: b, receiveVideoPort: c, receiveAudioPort: d },
-      restart: { initialDelayMs: 200, maxDelayMs: 2000 },
-    },
-  };
-}
-
 const workerPid = (r: LogRecord) => r.msg === 'media worker started' && typeof r.pid === 'number';
 
 /** A daemon running on a fresh, valid config file; resolves once its media worker has started. */
 async function runningDaemon(t: Test, extraArgs: string[] = []) {
   const dir = await tempDir();
   const path = join(dir, 'config.json');
-  await writeFile(path, JSON.stringify(await goodConfig()));
+  await writeFile(path, JSON.stringify(await simDaemonConfig()));
   const daemon = runNode(DAEMON, ['--config', path, ...extraArgs]);
   t.teardown(() => daemon.stop());
   await daemon.waitForLog('the daemon runs', (r) => r.msg === 'running');
@@ -85,7 +70,7 @@ t.test('a running daemon refuses a bad config on reload, keeps its own, and the 
   await daemon.waitForLog('media still plays', (r) => r.msg === 'media' && typeof r.fps === 'number' && r.fps >= 4);
 
   // A good file is taken, and media restarts with it.
-  const next = await goodConfig();
+  const next = await simDaemonConfig();
   (next.media as Record<string, Record<string, unknown>>).audio = { volume: 80 };
   await writeFile(path, JSON.stringify(next));
   daemon.proc.kill('SIGHUP');

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -221,6 +222,39 @@ t.test('thermal: the cpu-thermal zone wins over the first one', async (t) => {
   t.equal(await readSocTempC(new HostFiles(piRoot)), 85.2);
 });
 
+t.test('systeminformation: memory, temperature fallback, OS and model', async (t) => {
+  t.same(await readMemory(fakeSi().si), { totalBytes: 3978645504, availableBytes: 3309174784, usedPercent: 16.8 });
+  await t.rejects(readMemory(fakeSi({ mem: async () => ({ total: 0, available: 0 }) }).si), /implausible/);
+  await t.rejects(readMemory(fakeSi({ mem: async () => ({ total: 1000, available: 2000 }) }).si), /implausible/);
+
+  const sensors = fakeSi({ cpuTemperature: async () => ({ main: 61.04 }) });
+  const hwmon = new FallbackTemperature(sensors.si);
+  t.equal(await hwmon.read(), 61);
+  t.equal(await hwmon.read(), 61);
+  t.same(sensors.calls(), ['cpuTemperature', 'cpuTemperature'], 'asked on every sample while it answers');
+  const noSensors = fakeSi();
+  const none = new FallbackTemperature(noSensors.si);
+  t.equal(await none.read(), null);
+  t.equal(await none.read(), null);
+  t.same(noSensors.calls(), ['cpuTemperature'], 'a machine where it finds nothing is asked once');
+
+  const pi = fakeSi();
+  t.same(await readHostVersions(new HostFiles(piRoot), pi.si), {
+    os: 'Debian GNU/Linux 12 (bookworm)',
+    kernel: '6.6.51+rpt-rpi-v8',
+    model: 'Raspberry Pi 4 Model B Rev 1.5',
+  });
+  t.same(pi.calls(), ['osInfo'], 'the device tree names the Pi: system() not asked');
+
+  const pc = fakeSi({ system: async () => ({ model: 'OptiPlex 7090' }) });
+  t.equal((await readHostVersions(new HostFiles(t.testdir({})), pc.si)).model, 'OptiPlex 7090', 'no device tree: DMI through system()');
+  t.same(pc.calls(), ['osInfo', 'system']);
+  const emptyModel = t.testdir({ proc: { 'device-tree': { model: '\0' } } });
+  t.equal((await readHostVersions(new HostFiles(emptyModel), pc.si)).model, 'OptiPlex 7090', 'an empty device-tree model is no model');
+  const unknown = await readHostVersions(new HostFiles(t.testdir({})), fakeSi({ osInfo: async () => ({ ...UNKNOWN_OS, kernel: '' }) }).si);
+  t.same(unknown, { os: null, kernel: release(), model: null }, "'Computer' is the library's placeholder; kernel from os.release() when it gives none");
+});
+
 t.test('disk: the filesystem of the state directory, or of its nearest parent', async (t) => {
   const dir = t.testdir({});
   const disk = await readDisk(dir);
@@ -272,12 +306,14 @@ t.test('alerts: each threshold, defaults and overrides', async (t) => {
 t.test('a sample of the fixture Pi: decoded values, schema, alerts', async (t) => {
   const stateDir = t.testdir({});
   const tools = fakeRun({ iwgetid: 'Nha Van Hoa\n' });
+  const si = fakeSi({ cpuTemperature: async () => ({ main: 40 }) });
   const collector = new HealthCollector({
     root: piRoot,
     stateDir,
     firmwareVersion: '0.1.0-test',
     log: silent,
     run: tools.run,
+    systemInformation: si.si,
     addresses: () => ({
       lo: [{ address: '127.0.0.1', netmask: '255.0.0.0', family: 'IPv4', mac: '00:00:00:00:00:00', internal: true, cidr: '127.0.0.1/8' }],
       wlan0: [
@@ -302,7 +338,9 @@ t.test('a sample of the fixture Pi: decoded values, schema, alerts', async (t) =
   t.equal(sample.disk?.path, stateDir);
   t.same(sample.versions.model, 'Raspberry Pi 4 Model B Rev 1.5');
   t.same(sample.versions.os, 'Debian GNU/Linux 12 (bookworm)');
+  t.equal(sample.versions.kernel, '6.6.51+rpt-rpi-v8');
   t.equal(sample.versions.firmware, '0.1.0-test');
+  t.same(si.calls(), ['mem', 'osInfo'], 'thermal zone and device tree present: no cpuTemperature, no system()');
   t.equal(sample.cpu.loadPercent, null, 'first sample: nothing to compare with');
 
   // The disk is this machine's: leave 'disk-almost-full' out of the comparison.
@@ -311,7 +349,19 @@ t.test('a sample of the fixture Pi: decoded values, schema, alerts', async (t) =
     ['under-voltage', 'throttled', 'overheating'],
   );
 
-  const cooler = new HealthCollector({ root: piRoot, stateDir, firmwareVersion: '0', log: silent, run: tools.run, thresholds: { overheatingTempC: 90 } });
+  const again = await collector.sample();
+  t.same(again.versions, sample.versions);
+  t.same(si.calls(), ['mem', 'mem', 'osInfo'], 'OS, kernel and model are read once per collector');
+
+  const cooler = new HealthCollector({
+    root: piRoot,
+    stateDir,
+    firmwareVersion: '0',
+    log: silent,
+    run: tools.run,
+    systemInformation: fakeSi().si,
+    thresholds: { overheatingTempC: 90 },
+  });
   t.notOk((await cooler.sample()).alerts.includes('overheating'), 'threshold option is used');
   t.equal(cooler.thresholds.diskFullPercent, 90, 'other thresholds keep their defaults');
 });
@@ -319,12 +369,19 @@ t.test('a sample of the fixture Pi: decoded values, schema, alerts', async (t) =
 t.test('a machine with nothing to read: nulls and debug records, never a rejection', async (t) => {
   const { log, records } = capturingLogger();
   const tools = fakeRun({});
+  const si = fakeSi({
+    mem: async () => {
+      throw new Error('no /proc/meminfo');
+    },
+    osInfo: async () => UNKNOWN_OS,
+  });
   const collector = new HealthCollector({
     root: t.testdir({}),
     stateDir: t.testdir({}),
     firmwareVersion: '0.1.0',
     log,
     run: tools.run,
+    systemInformation: si.si,
   });
   const sample = await collector.sample();
   t.equal(schemaErrors(sample), '');
@@ -341,6 +398,31 @@ t.test('a machine with nothing to read: nulls and debug records, never a rejecti
     'the failing reader is named in a debug record',
   );
   t.same(tools.calls, ['vcgencmd get_throttled']);
+  t.same(si.calls(), ['cpuTemperature', 'mem', 'osInfo', 'system'], 'no thermal zone, no device tree: the library is asked');
+
+  await collector.sample();
+  t.same(si.calls(), ['cpuTemperature', 'mem', 'mem', 'osInfo', 'system'], 'the second sample asks for memory only');
+});
+
+t.test('versions: a failed read is tried again on the next sample', async (t) => {
+  let fail = true;
+  const si = fakeSi({
+    osInfo: async () => {
+      if (fail) throw new Error('exec failed');
+      return UNKNOWN_OS;
+    },
+  });
+  const collector = new HealthCollector({ root: piRoot, stateDir: t.testdir({}), firmwareVersion: '0', log: silent, run: fakeRun({}).run, systemInformation: si.si });
+  const first = await collector.sample();
+  t.same(first.versions, { firmware: '0', node: process.versions.node, os: null, kernel: release(), model: null }, 'fallback while it fails');
+  fail = false;
+  t.same((await collector.sample()).versions.kernel, '6.1.0-test');
+  t.same((await collector.sample()).versions.model, 'Raspberry Pi 4 Model B Rev 1.5');
+  t.same(
+    si.calls().filter((c) => c === 'osInfo'),
+    ['osInfo', 'osInfo'],
+    'asked again after the failure, then kept',
+  );
 });
 
 t.test('a sample of this machine', async (t) => {
@@ -370,6 +452,14 @@ t.test('a sample of this machine', async (t) => {
   t.equal(sample.versions.node, process.versions.node);
   t.ok(sample.versions.kernel.length > 0);
   t.ok(sample.uptime.systemS > 0);
+  // The default source is systeminformation itself: its answers, read here too, are in the sample.
+  const si = (await import('systeminformation')).default;
+  t.equal(sample.memory?.totalBytes, (await si.mem()).total);
+  t.equal(sample.memory?.totalBytes, totalmem(), 'MemTotal, as Node reads it');
+  t.equal(sample.versions.os, osName(await si.osInfo()));
+  t.equal(sample.versions.kernel, release());
+  if (!existsSync('/proc/device-tree/model')) t.equal(sample.versions.model ?? 'Computer', (await si.system()).model, 'model from system()');
+  if (sample.temperature.socC === null) t.equal((await systemInformation.cpuTemperature()).main, null, 'no temperature: the library has none either');
   const lo = sample.network.interfaces.find((i) => i.name === 'lo');
   t.same(lo && { type: lo.type, up: lo.up, ipv4: lo.ipv4 }, { type: 'other', up: true, ipv4: ['127.0.0.1'] });
   t.comment(JSON.stringify({ ...sample, network: { ...sample.network, interfaces: sample.network.interfaces.map((i) => i.name) } }));

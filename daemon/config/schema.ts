@@ -177,6 +177,23 @@ const Fleet = Section(
       description: 'MQTT keepalive in seconds; the broker declares a silent box offline after 1.5 times this.',
     }),
     telemetryIntervalS: Type.Integer({ minimum: 5, maximum: 3600, default: 30, description: 'Seconds between telemetry messages.' }),
+    reconnect: Section(
+      {
+        initialDelayMs: Type.Integer({
+          minimum: 100,
+          maximum: 60_000,
+          default: 1000,
+          description: 'Ceiling of the first reconnection delay; each failure doubles it, and the delay is random below it.',
+        }),
+        maxDelayMs: Type.Integer({
+          minimum: 1000,
+          maximum: 3_600_000,
+          default: 60_000,
+          description: 'Largest reconnection delay ceiling, in ms.',
+        }),
+      },
+      'Reconnection to the broker: exponential backoff with full jitter, so a fleet does not return all at once.',
+    ),
     commandMaxBytes: Type.Integer({
       minimum: 1024,
       maximum: 1_048_576,

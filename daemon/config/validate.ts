@@ -20,18 +20,16 @@ export function validateConfig(input: unknown): Config {
 
 /** Rules one JSON schema cannot express without $data tricks. */
 function checkCrossField(config: Config): Config {
-  const { initialDelayMs, maxDelayMs } = config.media.restart;
-  if (maxDelayMs < initialDelayMs) {
-    throw invalid(
-      [
-        {
-          field: 'media.restart.maxDelayMs',
-          expected: `at least media.restart.initialDelayMs (${initialDelayMs})`,
-          got: show(maxDelayMs),
-        },
-      ],
-    );
+  const problems: ConfigProblem[] = [];
+  for (const [section, { initialDelayMs, maxDelayMs }] of [
+    ['media.restart', config.media.restart],
+    ['fleet.reconnect', config.fleet.reconnect],
+  ] as const) {
+    if (maxDelayMs < initialDelayMs) {
+      problems.push({ field: `${section}.maxDelayMs`, expected: `at least ${section}.initialDelayMs (${initialDelayMs})`, got: show(maxDelayMs) });
+    }
   }
+  if (problems.length > 0) throw invalid(problems);
   return config;
 }
 

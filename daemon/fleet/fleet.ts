@@ -99,6 +99,7 @@ export class Fleet implements Part {
       ...(file(f.clientCertFile) ? { clientCertFile: file(f.clientCertFile)! } : {}),
       ...(file(f.clientKeyFile) ? { clientKeyFile: file(f.clientKeyFile)! } : {}),
       keepaliveS: f.keepaliveS,
+      backoff: { baseMs: f.reconnect.initialDelayMs, capMs: f.reconnect.maxDelayMs },
       log: this.log,
       version: deps.version,
     });
@@ -110,6 +111,11 @@ export class Fleet implements Part {
       log: this.log,
       maxPayloadBytes: f.commandMaxBytes,
     });
+  }
+
+  /** The store-and-forward queue's figures (null before start). */
+  queueStats(): ReturnType<Outbox['stats']> | null {
+    return this.outbox?.stats() ?? null;
   }
 
   /** The names of every command this box answers. */

@@ -15,7 +15,7 @@ import { readHostVersions, type HostVersions } from './versions.js';
 import { readWifi } from './wireless.js';
 
 export interface HealthCollectorOptions {
-  /** Directory standing for `/` when reading /sys, /proc and /etc; tests use a fixture tree. Default '/'. */
+  /** Directory standing for `/` when reading /sys and /proc; tests use a fixture tree. Default '/'. */
   root?: string;
   /** Directory whose filesystem is reported as `disk` (measured directly, not below `root`). */
   stateDir: string;

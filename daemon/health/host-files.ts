@@ -2,13 +2,13 @@ import { access, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
- * Reads /sys, /proc and /etc below a root directory, so tests point the readers at a fixture
+ * Reads /sys and /proc below a root directory, so tests point the readers at a fixture
  * tree (test/fixtures/health/pi-root) instead of the machine they run on.
  */
 export class HostFiles {
   constructor(readonly root: string = '/') {}
 
-  /** `path` is absolute on the host, e.g. `/proc/meminfo`. */
+  /** `path` is absolute on the host, e.g. `/proc/net/wireless`. */
   path(path: string): string {
     return join(this.root, path);
   }

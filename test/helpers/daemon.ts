@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { freeUdpPorts } from './ports.js';
 import { waitUntil } from './wait.js';
 
 /** The built daemon, as systemd runs it (npm test builds before running the suite). */
@@ -65,4 +66,19 @@ export function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** A small, valid sim-profile config on free ports: 360p x264, quick media restarts. */
+export async function simDaemonConfig(): Promise<Record<string, unknown>> {
+  const [a, b, c, d] = await freeUdpPorts(4);
+  return {
+    version: 1,
+    profile: 'sim',
+    device: { id: 'test-box', name: 'Thôn Thử' },
+    media: {
+      video: { size: '640x360', encoders: ['x264enc'] },
+      rtp: { sendVideoPort: a, sendAudioPort: b, receiveVideoPort: c, receiveAudioPort: d },
+      restart: { initialDelayMs: 200, maxDelayMs: 2000 },
+    },
+  };
 }
