@@ -6,7 +6,7 @@
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigStore, resolveConfigPath, type Config } from './config/index.js';
-import { DcError, serializeError } from './errors.js';
+import { DcError, serializeError, type SerializedError } from './errors.js';
 import { Fleet } from './fleet/fleet.js';
 import { packageVersion } from './fleet/connection.js';
 import { HealthCollector } from './health/index.js';
@@ -107,6 +107,7 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
   const mediaHooks: MediaHooks = {
     status: (s) => fleet?.noteMediaStatus(s),
     cameraChanged: (plugged, device) => fleet?.event(plugged ? 'camera-plugged' : 'camera-unplugged', { camera: device }),
+    workerDown: (error) => fleet?.event('error', { source: 'media', error }),
     workerUp: (restarts) => {
       void notices.reapply().catch(() => undefined);
       if (restarts > 0) fleet?.event('media-restarted', { restarts });
@@ -176,7 +177,10 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
   process.on('SIGHUP', () => {
     store.reload().then(
       (next) => log.info({ revision: next.revision }, 'config reloaded'),
-      (e) => log.error({ err: serializeError(e) }, 'config reload refused; keeping the running config'),
+      (e) => {
+        log.error({ err: serializeError(e) }, 'config reload refused; keeping the running config');
+        fleet?.event('error', { source: 'config', error: serializeError(e) });
+      },
     );
   });
   store.onChange((next, previous) => {
@@ -223,6 +227,8 @@ interface MediaHooks {
   cameraChanged(plugged: boolean, device: { id: string; name: string }): void;
   /** The worker is (again) running; `restarts` counts its crashes so far. */
   workerUp(restarts: number): void;
+  /** The worker crashed or hung and is being restarted. */
+  workerDown(error: SerializedError | null): void;
 }
 
 function applyLiveMediaSettings(media: MediaClient, next: Config, previous: Config, log: Logger): void {
@@ -244,6 +250,7 @@ function buildMedia(
   media.on('worker', (w) => {
     log.info({ worker: w }, 'media worker state');
     if (w.state === 'running') hooks.workerUp(w.restarts);
+    if (w.state === 'restarting') hooks.workerDown(w.lastError);
   });
   media.on('event', (e) => {
     log.info({ event: e.name, device: e.device }, 'media event');

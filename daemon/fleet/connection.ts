@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { connect, type IClientOptions, type IClientPublishOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from '../log.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
+import { withDeadline } from '../util/deadline.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { deviceTopics, type DeviceTopics } from './topics.js';
 
@@ -198,7 +199,7 @@ export class FleetConnection extends TypedEmitter<FleetConnectionEvents> {
         resolve(false);
       });
     });
-    return withTimeout(published, timeoutMs).catch(() => false);
+    return withDeadline(published, timeoutMs).catch(() => false);
   }
 
   /**
@@ -227,10 +228,10 @@ export class FleetConnection extends TypedEmitter<FleetConnectionEvents> {
     if (this.isConnected && client.connected) {
       const offline = JSON.stringify({ online: false, reason: 'shutdown' });
       await this.publish(this.topics.status, offline, { retain: true, timeoutMs: left() });
-      await withTimeout(client.endAsync(false), left()).catch(() => undefined);
+      await withDeadline(client.endAsync(false), left()).catch(() => undefined);
     }
     // Whatever is left (not connected, or a DISCONNECT that did not finish) goes now.
-    await withTimeout(client.endAsync(true), 1000).catch(() => undefined);
+    await withDeadline(client.endAsync(true), 1000).catch(() => undefined);
     this.detach(client);
     this.mqtt = undefined;
     this.started = false;
@@ -365,21 +366,4 @@ export class FleetConnection extends TypedEmitter<FleetConnectionEvents> {
     this.log.debug({ event: 'fleet.reconnect_in', delayMs }, 'fleet: reconnecting later');
     this.retryTimer = setTimeout(() => this.connectNow(), delayMs);
   }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    timer.unref(); // a publish that is never acknowledged must not keep the process alive
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
 }

@@ -1,5 +1,6 @@
 import { DcError, serializeError, type SerializedError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { withDeadline } from '../util/deadline.js';
 import { compileCheck, formatProblems, type CheckResult } from '../util/schema-check.js';
 import type { CommandContext, CommandDefinition } from './command.js';
 import { deviceTopics, parseCommandTopic, topicIdProblem, type CommandAudience, type DeviceTopics } from './topics.js';
@@ -193,7 +194,9 @@ export class CommandRouter {
     this.inFlight++;
     const ctx: CommandContext = { audience, log: this.log.child({ command: name }), afterReply: (a) => void after.push(a) };
     try {
-      return await withDeadline(entry.definition.run(checked.value as Record<string, unknown>, ctx), entry.definition.timeoutMs ?? DEFAULT_TIMEOUT_MS, name);
+      const ms = entry.definition.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+      const work = entry.definition.run(checked.value as Record<string, unknown>, ctx);
+      return await withDeadline(work, ms, () => new CommandFailure('DC_CMD_TIMEOUT', `${name} did not finish within ${ms} ms`));
     } finally {
       this.inFlight--;
     }
@@ -216,21 +219,4 @@ export class CommandRouter {
       if (oldest !== undefined) this.recentReplies.delete(oldest);
     }
   }
-}
-
-function withDeadline<T>(work: Promise<T>, ms: number, name: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new CommandFailure('DC_CMD_TIMEOUT', `${name} did not finish within ${ms} ms`)), ms);
-    timer.unref();
-    work.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
 }
