@@ -3,8 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { FleetConnection, packageVersion, type FleetConnectionOptions } from '../daemon/fleet/connection.js';
 import { createLogger } from '../daemon/log.js';
-import { startMosquitto, type Broker } from './helpers/mosquitto.js';
-import { waitUntil } from './helpers/wait.js';
+import { makeClientCert, startMosquitto, type Broker } from './helpers/mosquitto.js';
+import { delay, waitUntil } from './helpers/wait.js';
 
 interface Seen {
   topic: string;
@@ -212,4 +212,20 @@ t.test('TLS: mqtts with the CA file; without it the broker certificate is refuse
   missing.start();
   const [e2] = await noFile;
   t.equal((e2 as { code?: string }).code, 'ENOENT');
+});
+
+t.test('TLS client certificates: the box logs in by certificate; without one it is refused', async (t) => {
+  const broker = await startBroker(t, { tls: true, extraConfig: ['require_certificate true', 'use_identity_as_username true'] });
+  const { certFile, keyFile } = await makeClientCert(broker.dir, 'box-cert-1');
+  const conn = box(t, broker.url, { caFile: broker.caFile!, clientCertFile: certFile, clientKeyFile: keyFile });
+  conn.start();
+  const [info] = await conn.waitFor('connected');
+  t.equal(info.protocolVersion, 5, 'connected with the client certificate');
+
+  const noCert = box(t, broker.url, { caFile: broker.caFile! });
+  const refused = noCert.waitFor('error');
+  noCert.start();
+  await refused;
+  await delay(300);
+  t.equal(noCert.connected, false, 'a box without a certificate does not get in');
 });

@@ -76,7 +76,8 @@ export async function startMosquitto(options: BrokerOptions = {}): Promise<Broke
     const port = await freeTcpPort();
     const lines = [`listener ${port} 127.0.0.1`, 'persistence false', 'log_dest stderr', 'log_type all'];
     const pki = options.tls ? await makeTestPki(dir) : undefined;
-    if (pki) lines.push(`certfile ${pki.serverCertFile}`, `keyfile ${pki.serverKeyFile}`);
+    // cafile: what client certificates (require_certificate) are checked against.
+    if (pki) lines.push(`certfile ${pki.serverCertFile}`, `keyfile ${pki.serverKeyFile}`, `cafile ${pki.caFile}`);
     const anonymous = options.allowAnonymous ?? !options.users;
     // As root, mosquitto would switch to the `mosquitto` user, who cannot read this private
     // temp dir (the password file): stay as whoever runs the tests.
@@ -157,6 +158,19 @@ export interface TestPki {
   caFile: string;
   serverCertFile: string;
   serverKeyFile: string;
+}
+
+/**
+ * A client certificate signed by the CA `makeTestPki` made in `dir`, with `commonName` as its
+ * subject CN (mosquitto's `use_identity_as_username` makes it the user name).
+ */
+export async function makeClientCert(dir: string, commonName: string): Promise<{ certFile: string; keyFile: string }> {
+  const f = (name: string) => join(dir, name);
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  await execFileP('openssl', ['req', ...ec, '-keyout', f(`${commonName}.key`), '-out', f(`${commonName}.csr`), '-subj', `/CN=${commonName}`]);
+  await execFileP('openssl', ['x509', '-req', '-in', f(`${commonName}.csr`), '-CA', f('ca.crt'), '-CAkey', f('ca.key'),
+    '-CAcreateserial', '-out', f(`${commonName}.crt`), '-days', '2']);
+  return { certFile: f(`${commonName}.crt`), keyFile: f(`${commonName}.key`) };
 }
 
 /** A throw-away CA (P-256) and a server certificate it signs for 127.0.0.1 and localhost, made with openssl in `dir`. */
