@@ -54,7 +54,9 @@ t.test('kill -9: the will marks the box offline within the keepalive window; a r
   });
   const offlineAfterMs = performance.now() - killedAt;
   t.ok(offlineAfterMs <= KEEPALIVE_S * 1500, `offline after ${Math.round(offlineAfterMs)} ms (keepalive window ${KEEPALIVE_S * 1.5} s)`);
-  t.same(console.lastOn('diemcau/hall-k/status')?.json, { online: false }, 'the last will, not a clean shutdown');
+  const will = console.lastOn('diemcau/hall-k/status')?.json as Json;
+  t.notOk(will.reason, 'the last will, not a clean shutdown');
+  t.ok(Date.parse(will.onlineSince) <= Date.now(), 'it says since when the lost session was up');
 
   // Changed while the box was down: the state after the restart must say so.
   const config = JSON.parse(await readFile(path, 'utf8')) as Json;

@@ -95,7 +95,6 @@ export function packageVersion(): string {
   }
 }
 
-const OFFLINE_WILL = JSON.stringify({ online: false });
 
 /**
  * The box's MQTT session with presence. Builds without I/O; `start()` connects and keeps
@@ -226,7 +225,7 @@ export class FleetConnection extends TypedEmitter<FleetConnectionEvents> {
     const deadline = performance.now() + (this.opts.stopTimeoutMs ?? 3000);
     const left = () => Math.max(1, deadline - performance.now());
     if (this.isConnected && client.connected) {
-      const offline = JSON.stringify({ online: false, reason: 'shutdown' });
+      const offline = JSON.stringify({ online: false, reason: 'shutdown', at: new Date().toISOString() });
       await this.publish(this.topics.status, offline, { retain: true, timeoutMs: left() });
       await withDeadline(client.endAsync(false), left()).catch(() => undefined);
     }
@@ -251,7 +250,14 @@ export class FleetConnection extends TypedEmitter<FleetConnectionEvents> {
       clean: true,
       reconnectPeriod: 0,
       connectTimeout: o.connectTimeoutMs ?? 15_000,
-      will: { topic: this.topics.status, payload: Buffer.from(OFFLINE_WILL), qos: 1, retain: true },
+      // The broker publishes it when the box vanishes; it carries when this session began, the
+      // last moment the box is known to have been well.
+      will: {
+        topic: this.topics.status,
+        payload: Buffer.from(JSON.stringify({ online: false, onlineSince: new Date().toISOString() })),
+        qos: 1,
+        retain: true,
+      },
       rejectUnauthorized: true,
     };
     if (o.username !== undefined) options.username = o.username;

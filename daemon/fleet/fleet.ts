@@ -4,6 +4,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import type { IPublishPacket } from 'mqtt';
 import type { Config } from '../config/index.js';
 import { serializeError } from '../errors.js';
+import type { Telemetry } from '../health/index.js';
 import type { Logger, LogTail } from '../log.js';
 import type { MediaControl } from '../media/ipc.js';
 import type { MediaStatus } from '../media/types.js';
@@ -31,7 +32,7 @@ export interface FleetDeps {
   restartMedia(): Promise<void>;
   restartDaemon(reason: string): void;
   power: SystemPower;
-  health: { sample(): Promise<object> };
+  health: { sample(): Promise<Telemetry> };
   notices: TvNotices;
   logTail: LogTail;
   log: Logger;
@@ -81,6 +82,8 @@ export class Fleet implements Part {
   private telemetryTimer: NodeJS.Timeout | undefined;
   private stateTimer: NodeJS.Timeout | undefined;
   private media: MediaStatus | null = null;
+  /** The last sample's alerts, kept in the retained state so a console sees them at once. */
+  private alerts: readonly string[] | null = null;
   private lastState = '';
   /** Events raised before start() opened the queue. */
   private readonly early: Array<[FleetEventType, Record<string, unknown>]> = [];
@@ -185,6 +188,7 @@ export class Fleet implements Part {
         version: this.deps.version,
         startedAt: this.deps.startedAt,
         media: this.media,
+        alerts: this.alerts,
         notice: this.deps.notices.current(),
       });
       const text = JSON.stringify(state);
@@ -280,6 +284,10 @@ export class Fleet implements Part {
     if (!this.outbox) return;
     try {
       const health = await this.deps.health.sample();
+      if (JSON.stringify(health.alerts) !== JSON.stringify(this.alerts)) {
+        this.alerts = health.alerts;
+        this.publishState();
+      }
       const media = this.media;
       this.enqueue(this.connection.topics.telemetry, {
         health,

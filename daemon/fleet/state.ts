@@ -7,6 +7,8 @@ export interface StateInputs {
   version: string;
   startedAt: number;
   media: MediaStatus | null;
+  /** Health alert codes of the last telemetry sample (null before the first). */
+  alerts: readonly string[] | null;
   notice: { text: string; until: number } | null;
 }
 
@@ -15,7 +17,7 @@ export interface StateInputs {
  * message that is current the moment anyone subscribes. Only fields a person acts on: the
  * pipeline-by-pipeline detail is in `diagnostics`.
  */
-export function boxState({ config, version, startedAt, media, notice }: StateInputs) {
+export function boxState({ config, version, startedAt, media, alerts, notice }: StateInputs) {
   return {
     deviceId: config.device.id,
     name: config.device.name,
@@ -44,6 +46,7 @@ export function boxState({ config, version, startedAt, media, notice }: StateInp
           selfView: media.selfView,
         }
       : null,
+    alerts,
     message: notice ? { text: notice.text, until: new Date(notice.until).toISOString() } : null,
   };
 }

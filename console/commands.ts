@@ -1,0 +1,33 @@
+/**
+ * The commands a box answers, for `diemcau-fleet help`. A static copy of
+ * daemon/fleet/commands/*.ts (names and summaries) so the console needs nothing of the daemon
+ * at run time; test/fleet-console.test.ts checks the names against a real box's.
+ */
+export interface BoxCommandInfo {
+  readonly name: string;
+  readonly summary: string;
+  /** Arguments as given to `send`, if the command takes any. */
+  readonly example?: string;
+}
+
+export const BOX_COMMANDS: readonly BoxCommandInfo[] = [
+  { name: 'ping', summary: 'Is the box there: its time, uptime and version.' },
+  { name: 'diagnostics', summary: 'Versions, pipeline and call state, fleet link and queue, and the last log lines.', example: 'logLines=20' },
+  { name: 'restart', summary: 'Restart the daemon (systemd starts it again) or only the media engine.', example: 'what=media' },
+  { name: 'reboot', summary: 'Reboot the box; refused during a meeting unless forced.', example: 'force=true' },
+  { name: 'mute', summary: 'Mute the microphone, the camera or both.', example: 'what=both' },
+  { name: 'unmute', summary: 'Unmute the microphone, the camera or both.', example: 'what=audio' },
+  { name: 'volume', summary: 'Set the playback volume in percent, 0-150 (kept across restarts).', example: 'percent=80' },
+  { name: 'message', summary: "Show a text on the TV for some seconds; text='' takes messages off.", example: "text='Họp lúc 8 giờ' seconds=60" },
+  { name: 'identify', summary: "Show the box's name and site on the TV.", example: 'seconds=30' },
+  { name: 'snapshot', summary: 'Take a JPEG of the camera or the TV picture and publish it on a topic.', example: 'source=screen' },
+  { name: 'config/get', summary: 'The whole configuration and its revision.' },
+  {
+    name: 'config/set',
+    summary: 'Change settings with a partial config; one box needs the revision from config/get.',
+    example: "revision=3 patch.device.name='Thôn Đông'",
+  },
+  { name: 'join', summary: 'Join a meeting (not available yet: DC_NOT_AVAILABLE).' },
+  { name: 'leave', summary: 'Leave the current meeting (not available yet).' },
+  { name: 'display', summary: 'Turn the TV on or off over HDMI-CEC (not available yet).' },
+];
