@@ -11,6 +11,7 @@ import net from 'node:net';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { mosquittoAcl } from '../provisioning/acl.js';
+import { mosquittoFleetSettings } from '../provisioning/broker.js';
 
 const root = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../..');
 const stateDir = join(root, '.demo');
@@ -58,6 +59,7 @@ async function startBroker(): Promise<{ proc: ChildProcess; url: string }> {
     `password_file ${passwd}`,
     `acl_file ${join(brokerDir, 'acl')}`,
     'persistence false',
+    ...mosquittoFleetSettings(1),
     'log_dest stderr',
     'log_type error',
     'log_type warning',

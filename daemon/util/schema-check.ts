@@ -20,14 +20,24 @@ export type CheckResult<T> = { ok: true; value: T } | { ok: false; problems: Fie
 // verbose: errors then carry the offending value and its schema, from which messages are built.
 const ajv = new Ajv({ useDefaults: true, allErrors: true, strict: true, verbose: true });
 
+/** Compiled validators by schema text: a part rebuilt after a config change compiles nothing again. */
+const compiled = new Map<string, ReturnType<typeof ajv.compile>>();
+
 /**
- * Compiles `schema` once (milliseconds) for many checks (microseconds). The checker fills in
- * defaults in the object it is given, so callers pass a copy of anything they keep.
+ * Compiles `schema` once (milliseconds) for many checks (microseconds); the same schema again
+ * reuses that work. The checker fills in defaults in the object it is given, so callers pass a
+ * copy of anything they keep.
  */
 export function compileCheck<S extends TSchema>(schema: S): (input: unknown) => CheckResult<Static<S>> {
-  const check = ajv.compile(schema);
+  const key = JSON.stringify(schema);
+  let check = compiled.get(key);
+  if (!check) {
+    check = ajv.compile(schema);
+    compiled.set(key, check);
+  }
+  const validate = check;
   return (input) =>
-    check(input) ? { ok: true, value: input as Static<S> } : { ok: false, problems: problemsOf(check.errors ?? []) };
+    validate(input) ? { ok: true, value: input as Static<S> } : { ok: false, problems: problemsOf(validate.errors ?? []) };
 }
 
 /** `field: expected, got value`, one per line. */

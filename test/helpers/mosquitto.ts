@@ -51,7 +51,8 @@ export function freeTcpPort(): Promise<number> {
   });
 }
 
-function acceptsTcp(port: number): Promise<boolean> {
+/** Whether something accepts TCP connections on 127.0.0.1:`port` now. */
+export function acceptsTcp(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port });
     socket.once('connect', () => {
