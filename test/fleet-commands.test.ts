@@ -1,8 +1,7 @@
 import t from 'tap';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { connectAsync } from 'mqtt';
-import { consoleClient, startFleetBroker, startInProcessBox } from './helpers/fleet.js';
+import { connectAsBox, consoleClient, startFleetBroker, startInProcessBox } from './helpers/fleet.js';
 import { waitUntil } from './helpers/wait.js';
 
 type Reply = Record<string, unknown> & { ok: boolean; error?: { code: string; message: string }; result?: Record<string, unknown> };
@@ -120,16 +119,7 @@ t.test('group and all commands reach every member and only them', async (t) => {
 t.test('ACL: a box cannot publish under another box prefix nor read its commands', async (t) => {
   const broker = await startFleetBroker(t, ['box-a', 'box-b']);
   const console = await consoleClient(t, broker);
-  const ca = await readFile(broker.caFile);
-  const asBoxA = await connectAsync(broker.url, {
-    clientId: 'intruder-box-a',
-    protocolVersion: 5,
-    reconnectPeriod: 0,
-    username: 'box-a',
-    password: broker.passwords['box-a'],
-    ca: [ca],
-  });
-  t.teardown(() => asBoxA.endAsync(true));
+  const asBoxA = await connectAsBox(t, broker, 'box-a');
   const received: string[] = [];
   asBoxA.on('message', (topic) => received.push(topic));
 

@@ -1,16 +1,15 @@
 import t from 'tap';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connectAsync } from 'mqtt';
 import { parseCommandArgs, parseDuration } from '../console/args.js';
 import { BOX_COMMANDS } from '../console/commands.js';
 import { UsageError } from '../console/errors.js';
 import { displayWidth, table, useColor } from '../console/render.js';
-import { CONSOLE_PASSWORD, CONSOLE_USER, consoleClient, startFleetBroker, startInProcessBox, type InProcessBox } from './helpers/fleet.js';
+import { CONSOLE_PASSWORD, CONSOLE_USER, connectAsBox, consoleClient, startFleetBroker, startInProcessBox, type InProcessBox } from './helpers/fleet.js';
 import { freeTcpPort } from './helpers/mosquitto.js';
 import { waitUntil } from './helpers/wait.js';
 
@@ -175,14 +174,7 @@ t.test('fleet console against a real broker and boxes', async (t) => {
 
     // A box the broker still lists online but that does not answer (hung, or its link died
     // and the broker has not noticed yet): its retained status says online, nothing answers.
-    const ghost = await connectAsync(broker.url, {
-      clientId: 'ghost',
-      protocolVersion: 5,
-      reconnectPeriod: 0,
-      username: 'ghost-1',
-      password: broker.passwords['ghost-1'],
-      ca: [await readFile(broker.caFile)],
-    });
+    const ghost = await connectAsBox(t, broker, 'ghost-1');
     await ghost.publishAsync('diemcau/ghost-1/status', JSON.stringify({ online: true, since: new Date().toISOString(), version: 'old' }), { qos: 1, retain: true });
     await ghost.publishAsync('diemcau/ghost-1/state', JSON.stringify({ name: 'Ghost', groups: ['south'] }), { qos: 1, retain: true });
     await ghost.endAsync();

@@ -13,6 +13,9 @@ import { Outbox, RECORD_OVERHEAD, crc32, crc32Fallback, type OutboxOptions } fro
 import { waitUntil } from './helpers/wait.js';
 
 const silent = createLogger('silent');
+/** The built outbox, for child processes (the kill -9 test checks it is up to date). */
+const DIST_OUTBOX = fileURLToPath(new URL('../dist/daemon/fleet/outbox.js', import.meta.url));
+const DIST_LOG = fileURLToPath(new URL('../dist/daemon/log.js', import.meta.url));
 
 /** A logger that keeps every record it writes. */
 function capturing() {
@@ -91,7 +94,7 @@ t.test('UTF-8 topics and payloads round-trip; bytes count UTF-8', async (t) => {
   t.equal(again.stats().bytes, RECORD_OVERHEAD + Buffer.byteLength('diemcau/điểm-cầu/event') + Buffer.byteLength(payload));
 });
 
-t.test('ack removes up to a seq, durably; never past the last seq; seqs never reused', async (t) => {
+t.test('ack removes up to a seq at once, saved by close(); never past the last seq; seqs never reused', async (t) => {
   const dir = await tempDir(t);
   const outbox = await openOutbox(t, dir);
   for (let i = 1; i <= 6; i++) await outbox.append('t', `${i}`);
@@ -115,6 +118,134 @@ t.test('ack removes up to a seq, durably; never past the last seq; seqs never re
   const third = await openOutbox(t, dir);
   t.same(seqs(third), [], 'everything acked, nothing comes back');
   t.equal((await third.append('t', 'x')).seq, 8, 'seq continues after all segments were deleted');
+});
+
+const readState = (dir: string) => readFile(join(dir, 'state.json'), 'utf8').then((text) => JSON.parse(text) as unknown);
+
+t.test('acks are saved lazily: not before ackFlushMs, then by the timer, at once by close()', async (t) => {
+  const dir = await tempDir(t);
+  const setup = await openOutbox(t, dir);
+  for (let i = 1; i <= 8; i++) await setup.append('t', `${i}`);
+  await setup.ack(1);
+  await setup.close();
+  t.same(await readState(dir), { version: 1, removedThrough: 1, dropped: 0 }, 'close() saved the ack');
+
+  const ackFlushMs = 400;
+  const outbox = await openOutbox(t, dir, { ackFlushMs });
+  const before = await stat(join(dir, 'state.json'));
+  const ackedAt = performance.now();
+  await outbox.ack(3);
+  t.same(seqs(outbox), [4, 5, 6, 7, 8], 'peek no longer returns the acked messages');
+  t.equal(outbox.stats().messages, 5);
+  await outbox.ack(4);
+  await outbox.append('t', '9');
+  t.same(seqs(outbox), [5, 6, 7, 8, 9]);
+  const unchanged = await stat(join(dir, 'state.json'));
+  t.same([unchanged.ino, unchanged.mtimeMs], [before.ino, before.mtimeMs], 'state.json not rewritten right after the acks');
+  t.same(await readState(dir), { version: 1, removedThrough: 1, dropped: 0 });
+
+  await waitUntil('the timer saved the acks', async () => ((await readState(dir)) as { removedThrough: number }).removedThrough === 4, {
+    timeoutMs: 10_000,
+    intervalMs: 10,
+  });
+  const savedAfter = performance.now() - ackedAt;
+  // setTimeout may fire a millisecond early; polling only makes it look later.
+  t.ok(savedAfter >= ackFlushMs - 5, `saved ${Math.round(savedAfter)} ms after the first ack (ackFlushMs ${ackFlushMs})`);
+  t.same(await readState(dir), { version: 1, removedThrough: 4, dropped: 0 }, 'one write for both acks');
+
+  await outbox.ack(6);
+  t.same(await readState(dir), { version: 1, removedThrough: 4, dropped: 0 }, 'the next ack waits again');
+  const closing = performance.now();
+  await outbox.close();
+  t.same(await readState(dir), { version: 1, removedThrough: 6, dropped: 0 }, 'close() saves at once');
+  t.ok(performance.now() - closing < ackFlushMs, 'close() does not wait for the timer');
+
+  const again = await openOutbox(t, dir, { ackFlushMs });
+  t.same(seqs(again), [7, 8, 9], 'after close(), no acked message comes back');
+});
+
+t.test('ackFlushMs: 0 saves every ack before it resolves', async (t) => {
+  const dir = await tempDir(t);
+  const outbox = await openOutbox(t, dir, { ackFlushMs: 0 });
+  for (let i = 1; i <= 3; i++) await outbox.append('t', `${i}`);
+  await outbox.ack(2);
+  t.same(await readState(dir), { version: 1, removedThrough: 2, dropped: 0 });
+  t.same(seqs(outbox), [3]);
+});
+
+t.test('an ack that frees a segment file is saved at once, and the file deleted', async (t) => {
+  const dir = await tempDir(t);
+  const outbox = await openOutbox(t, dir, { segmentBytes: 256 });
+  for (let i = 1; i <= 20; i++) await outbox.append('t', JSON.stringify({ i, pad: 'p'.repeat(40) }));
+  const before = await segments(dir);
+  t.ok(before.length >= 4, `${before.length} segments`);
+  await outbox.ack(2);
+  t.same(await segments(dir), before, 'an ack inside the first segment waits for the timer');
+  await t.rejects(readState(dir), { code: 'ENOENT' }, 'state.json not written yet');
+  const secondFirst = Number(before[1]!.slice(0, 16));
+  await outbox.ack(secondFirst);
+  t.same(await readState(dir), { version: 1, removedThrough: secondFirst, dropped: 0 }, 'saved at once');
+  t.same(await segments(dir), before.slice(1), 'the first segment is deleted');
+});
+
+t.test('a process that ends without close(): the timer does not hold it, unsaved acks come back', async (t) => {
+  const dir = await tempDir(t);
+  const script = join(dir, '..', 'no-close.mjs');
+  await writeFile(
+    script,
+    `
+import { Outbox } from ${JSON.stringify(pathToFileURL(DIST_OUTBOX).href)};
+import { createLogger } from ${JSON.stringify(pathToFileURL(DIST_LOG).href)};
+const outbox = await Outbox.open({ dir: process.argv[2], maxMessages: 100, maxBytes: 100000, log: createLogger('silent') });
+for (let i = 1; i <= 3; i++) await outbox.append('t', String(i));
+await outbox.ack(2);
+`,
+  );
+  const start = performance.now();
+  const child = spawn(process.execPath, [script, dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise((resolve) => child.once('exit', resolve));
+  const took = performance.now() - start;
+  t.equal(code, 0, `exit code (stderr: ${stderr.slice(0, 500)})`);
+  t.ok(took < 8_000, `exited ${Math.round(took)} ms after it started (the 10 s ack timer is unref'd)`);
+  const again = await openOutbox(t, dir, { maxMessages: 100, maxBytes: 100000 });
+  t.same(seqs(again), [1, 2, 3], 'the ack was not saved: messages 1 and 2 are sent again (at least once)');
+  t.equal(again.stats().dropped, 0);
+});
+
+t.test('acks not yet saved are never counted as drops after a crash', async (t) => {
+  const size = RECORD_OVERHEAD + 2; // topic 't', payloads of one digit
+  for (const [cap, opts] of [
+    ['count cap', { maxMessages: 5 }],
+    ['byte cap', { maxBytes: 5 * size }],
+  ] as const) {
+    const dir = await tempDir(t);
+    const first = await openOutbox(t, dir, opts);
+    for (let i = 1; i <= 5; i++) await first.append('t', `${i}`);
+    await first.ack(4);
+    for (let i = 6; i <= 9; i++) await first.append('t', `${i}`);
+    t.same(seqs(first), [5, 6, 7, 8, 9], `${cap}: full, nothing dropped`);
+    t.equal(first.stats().dropped, 0);
+    // No close(): as after kill -9. Open applies the caps to what is on disk after state.json's
+    // removedThrough: had ack(4) not been saved before seq 6 took that over the cap, it would
+    // count acked messages as dropped.
+    const second = await openOutbox(t, dir, opts);
+    t.same(seqs(second), [5, 6, 7, 8, 9], `${cap}: after the crash`);
+    t.equal(second.stats().dropped, 0, `${cap}: no drop counted`);
+
+    // Drops not yet saved, then an ack, then more drops: the ack is saved with the drops.
+    await second.append('t', 'a');
+    await second.append('t', 'b');
+    t.equal(second.stats().dropped, 2);
+    await second.ack(7);
+    t.same(await readState(dir), { version: 1, removedThrough: 7, dropped: 2 }, `${cap}: ack saved at once while drops are unsaved`);
+    for (const p of 'cd') await second.append('t', p);
+    t.same(second.stats(), { messages: 5, bytes: 5 * size, dropped: 3, torn: 0 }, `${cap}: one more drop`);
+    const third = await openOutbox(t, dir, opts);
+    t.same(seqs(third), seqs(second), `${cap}: same queue after a second crash`);
+    t.equal(third.stats().dropped, 3, `${cap}: same drop count`);
+  }
 });
 
 t.test('the count cap drops the oldest, counts them, warns, and the count is persisted', async (t) => {
@@ -234,6 +365,7 @@ t.test('segments rotate, are read back in order, and are deleted once acked', as
   const again = await openOutbox(t, dir, { segmentBytes: 512 });
   t.same(seqs(again), Array.from({ length: 60 }, (_, i) => i + 1));
   await again.ack(30);
+  t.match(await readState(dir), { removedThrough: 30 }, 'an ack that frees segments is saved at once');
   const after = await segments(dir);
   t.ok(after.length < before.length, 'acked segments deleted');
   t.ok(Number(after[0]!.slice(0, 16)) <= 31, 'the segment holding seq 31 is kept');
@@ -286,6 +418,8 @@ t.test('options are checked; after close() appends and acks are refused', async 
   const dir = await tempDir(t);
   await t.rejects(Outbox.open({ dir, maxMessages: 0, maxBytes: 1000, log: silent }), RangeError);
   await t.rejects(Outbox.open({ dir, maxMessages: 10, maxBytes: 1.5, log: silent }), RangeError);
+  await t.rejects(Outbox.open({ dir, maxMessages: 10, maxBytes: 1000, ackFlushMs: -1, log: silent }), RangeError);
+  await t.rejects(Outbox.open({ dir, maxMessages: 10, maxBytes: 1000, ackFlushMs: Infinity, log: silent }), RangeError);
   const outbox = await openOutbox(t, dir);
   const pending = outbox.append('t', 'before close');
   await outbox.close();
@@ -299,20 +433,25 @@ t.test('options are checked; after close() appends and acks are refused', async 
 
 // --- a real kill -9 in the middle of appending ----------------------------------------------
 
-const DIST_OUTBOX = fileURLToPath(new URL('../dist/daemon/fleet/outbox.js', import.meta.url));
-const DIST_LOG = fileURLToPath(new URL('../dist/daemon/log.js', import.meta.url));
+/** The child saves its acks lazily, this often; an ack it completed this long (plus the margin) before the kill is on disk. */
+const CHILD_ACK_FLUSH_MS = 50;
+/** Time for the timer's state write to get its turn behind the appends and be done: generous. */
+const SAVE_MARGIN_MS = 1_000;
 
 /**
  * Appends as fast as it can (four appends in flight at a time, payloads of varying size) and
- * acks now and then. Prints a JSON line once each append or ack has resolved, and before it
- * asks for an ack: so the test knows what was durable when the process was killed.
+ * acks every other batch, up to 50 messages behind (some acks free a segment and are saved at
+ * once, the others wait for the `ackFlushMs` timer). Prints a JSON line once each append or ack
+ * has resolved, and before it asks for an ack: so the test knows what was durable when the
+ * process was killed.
  */
 const CHILD = `
 import { Outbox } from ${JSON.stringify(pathToFileURL(DIST_OUTBOX).href)};
 import { createLogger } from ${JSON.stringify(pathToFileURL(DIST_LOG).href)};
-const [dir, round, fsync] = process.argv.slice(2);
+const [dir, round, fsync, ackFlushMs] = process.argv.slice(2);
 const outbox = await Outbox.open({
-  dir, maxMessages: 1e6, maxBytes: 2 ** 30, segmentBytes: 16384, fsync: fsync === 'true', log: createLogger('silent'),
+  dir, maxMessages: 1e6, maxBytes: 2 ** 30, segmentBytes: 16384, fsync: fsync === 'true', ackFlushMs: Number(ackFlushMs),
+  log: createLogger('silent'),
 });
 const say = (o) => process.stdout.write(JSON.stringify(o) + '\\n');
 say({ started: true });
@@ -323,7 +462,7 @@ for (let i = 0; ; ) {
   }
   const done = await Promise.all(batch);
   say({ appended: done[3].seq });
-  if (i % 100 === 0) {
+  if (i % 8 === 0) {
     const upto = done[0].seq - 50;
     say({ acking: upto });
     await outbox.ack(upto);
@@ -332,7 +471,7 @@ for (let i = 0; ; ) {
 }
 `;
 
-t.test('kill -9 while appending: opens, nothing durable lost, nothing acked back, every payload whole', async (t) => {
+t.test('kill -9 while appending and acking: opens, nothing unacked lost, acks saved lazily, every payload whole', async (t) => {
   const srcTime = (await stat(fileURLToPath(new URL('../daemon/fleet/outbox.ts', import.meta.url)))).mtimeMs;
   const distTime = await stat(DIST_OUTBOX).then((s) => s.mtimeMs, () => 0);
   t.ok(distTime >= srcTime, 'dist/daemon/fleet/outbox.js is built from the current source (npm run build)');
@@ -341,26 +480,38 @@ t.test('kill -9 while appending: opens, nothing durable lost, nothing acked back
   await writeFile(script, CHILD);
 
   let appended = 0; // highest seq the child saw durable
-  let acked = 0; // highest ack the child saw durable
   let acking = 0; // highest ack the child asked for
+  let saved = 0; // highest ack that must be on disk: completed long enough before a kill
   for (const [round, fsync] of [[1, true], [2, false], [3, true], [4, false]] as const) {
-    const child = spawn(process.execPath, [script, dir, String(round), String(fsync)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [script, dir, String(round), String(fsync), String(CHILD_ACK_FLUSH_MS)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise((resolve) => child.once('exit', resolve));
     const startAt = appended;
+    const acks: Array<{ seq: number; at: number }> = []; // this round's completed acks, when the test heard of them
     createInterface({ input: child.stdout }).on('line', (line) => {
       const m = JSON.parse(line) as { appended?: number; acking?: number; acked?: number };
       appended = Math.max(appended, m.appended ?? 0);
       acking = Math.max(acking, m.acking ?? 0);
-      acked = Math.max(acked, m.acked ?? 0);
+      if (m.acked !== undefined && m.acked > 0) acks.push({ seq: m.acked, at: performance.now() });
     });
-    await waitUntil(`round ${round}: the child appended 300 messages`, () => appended >= startAt + 300 || child.exitCode !== null, {
-      timeoutMs: 60_000,
-      intervalMs: 5,
-    });
+    // Until an ack of 250 of this round's messages is old enough to be saved by the timer for sure.
+    const window = CHILD_ACK_FLUSH_MS + SAVE_MARGIN_MS;
+    await waitUntil(
+      `round ${round}: the child appended 300 messages and acked 250 over ${window} ms ago`,
+      () =>
+        (appended >= startAt + 300 && acks.some((a) => a.seq > startAt + 250 && a.at <= performance.now() - window)) ||
+        child.exitCode !== null,
+      { timeoutMs: 60_000, intervalMs: 5 },
+    );
+    const killedAt = performance.now();
     child.kill('SIGKILL');
     t.equal(await exited, null, `round ${round}: killed (stderr: ${stderr.slice(0, 500)})`);
+    // The test hears of an ack after it completed, and kills after killedAt: both err on the safe side.
+    for (const a of acks) if (a.at <= killedAt - window) saved = Math.max(saved, a.seq);
+    const lastAcked = acks.at(-1)?.seq ?? 0;
 
     const outbox = await Outbox.open({ dir, maxMessages: 1e6, maxBytes: 2 ** 30, segmentBytes: 16384, log: silent });
     const messages = outbox.peek(Infinity);
@@ -368,7 +519,11 @@ t.test('kill -9 while appending: opens, nothing durable lost, nothing acked back
     const first = got[0]!;
     const last = got.at(-1)!;
     t.ok(got.every((s, i) => s === first + i), `round ${round}: seqs ${first}..${last} with no gap`);
-    t.ok(first > acked && first <= acking + 1, `round ${round}: first seq ${first} is just after the durable ack (${acked}..${acking})`);
+    t.ok(first <= acking + 1, `round ${round}: first seq ${first} <= ${acking + 1}: no message lost that was not acked`);
+    t.ok(
+      first > saved,
+      `round ${round}: first seq ${first} > ${saved}: acks done over ${window} ms before the kill do not come back`,
+    );
     t.ok(last >= appended, `round ${round}: last seq ${last} >= last one reported durable (${appended})`);
     const broken = messages.filter((m) => {
       try {
@@ -381,7 +536,10 @@ t.test('kill -9 while appending: opens, nothing durable lost, nothing acked back
     });
     t.same(broken, [], `round ${round}: every payload is whole JSON`);
     t.equal(outbox.stats().dropped, 0);
-    t.comment(`round ${round}: ${messages.length} queued, ${outbox.stats().torn} torn record(s) cut off`);
+    t.comment(
+      `round ${round}: ${messages.length} queued, ${Math.max(0, lastAcked - first + 1)} acked but not yet saved (sent again), ` +
+        `${outbox.stats().torn} torn record(s) cut off`,
+    );
     const next = await outbox.append('t/reopen', JSON.stringify({ round }));
     t.equal(next.seq, last + 1, `round ${round}: appends continue after the last seq`);
     appended = next.seq;

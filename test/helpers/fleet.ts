@@ -109,6 +109,20 @@ export async function startInProcessBox(
   return { id, fleet, store, dir, power, restarts, stop };
 }
 
+/** A bare MQTT 5 client logged in as box `id` (to act as a box, or as an intruder using its credentials). */
+export async function connectAsBox(t: Test, broker: FleetBroker, id: string, clientId = `as-${id}-${randomUUID().slice(0, 6)}`): Promise<MqttClient> {
+  const client = await connectAsync(broker.url, {
+    clientId,
+    protocolVersion: 5,
+    reconnectPeriod: 0,
+    username: id,
+    password: broker.passwords[id] ?? '',
+    ca: [await readFile(broker.caFile)],
+  });
+  t.teardown(() => client.endAsync(true));
+  return client;
+}
+
 export interface ReceivedMessage {
   topic: string;
   payload: Buffer;
