@@ -46,6 +46,7 @@ import { SimulatedPower } from '../daemon/system/power.js';
 import { mosquittoAcl } from '../provisioning/acl.js';
 import { MOSQUITTO } from '../test/helpers/mosquitto.js';
 import { startBenchBroker, type BenchBroker } from './fleet-broker.js';
+import { fsType } from './filesystem.js';
 
 const { values } = parseArgs({
   options: {
@@ -318,15 +319,6 @@ const machine = {
   tmpFs: fsType(tmpdir()),
 };
 
-function fsType(path: string): string {
-  let best = { mount: '', type: '?' };
-  for (const line of readFileSync('/proc/mounts', 'utf8').split('\n')) {
-    const [, mount = '', type = '?'] = line.split(' ');
-    const under = path === mount || path.startsWith(mount.endsWith('/') ? mount : `${mount}/`);
-    if (under && mount.length > best.mount.length) best = { mount, type };
-  }
-  return `${best.type} on ${best.mount}`;
-}
 
 progress(`hashing ${N + 1} passwords and starting mosquitto ${machine.mosquitto}${TLS ? ' (TLS)' : ''}`);
 broker = await startBenchBroker({

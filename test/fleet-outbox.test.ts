@@ -130,7 +130,7 @@ t.test('acks are saved lazily: not before ackFlushMs, then by the timer, at once
   await setup.close();
   t.same(await readState(dir), { version: 1, removedThrough: 1, dropped: 0 }, 'close() saved the ack');
 
-  const ackFlushMs = 400;
+  const ackFlushMs = 1_000;
   const outbox = await openOutbox(t, dir, { ackFlushMs });
   const before = await stat(join(dir, 'state.json'));
   const ackedAt = performance.now();

@@ -19,6 +19,26 @@
  * and everything before it is kept. The last segment takes the appends until it reaches
  * `segmentBytes`; a segment none of whose records are still queued (per state.json) is deleted.
  * One process owns the directory at a time.
+ *
+ * Acks are saved lazily. Rewriting state.json costs a few blocks (temp file, two fsyncs,
+ * rename), several times the record itself, so `ack()` takes the messages out of the queue in
+ * memory at once but writes state.json at most once every `ackFlushMs` (60 s by default, on an
+ * unref'd timer), and at once only when that lets a whole segment file be deleted (by the ack,
+ * or when the segment it emptied is closed for a new one: disk space is freed right away, never
+ * before state.json says so); `close()` always saves it. This saves writes only where acks come
+ * closer together than `ackFlushMs` (a backlog drained after a reconnect, bursts of events,
+ * telemetry every 30 s: two acks a save). After a crash
+ * or a power cut, messages acknowledged in the last `ackFlushMs` or so before it (those not saved
+ * yet) are therefore queued again and sent a second time: delivery was at least once already,
+ * every message carries its seq, and a console drops the repeats. `ackFlushMs: 0` saves every
+ * ack before it resolves.
+ *
+ * Drops by the caps are counted right across a crash without a state write per drop: open
+ * applies the caps again to the records after removedThrough, which gives the same drops as
+ * long as those records hold no acked message. So acks not yet saved are saved first whenever
+ * they could mix with drops: by an ack while drops are unsaved, and by an append that would put
+ * the records after removedThrough over a cap (then the ack is saved before the record is
+ * written). Both only happen while the queue is near a cap.
  */
 import * as zlib from 'node:zlib';
 import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
@@ -41,6 +61,11 @@ export interface OutboxOptions {
   fsync?: boolean;
   /** A new segment file is started once the current one reaches this size (default 256 KiB). */
   segmentBytes?: number;
+  /**
+   * Acks are written to disk (state.json) at most this often, in ms (default 10 000); messages
+   * acked in this window before a crash are sent again after it. 0: every ack is saved at once.
+   */
+  ackFlushMs?: number;
 }
 
 export interface OutboxMessage {
@@ -65,6 +90,10 @@ export const RECORD_OVERHEAD = 20;
 const HEADER = 8;
 const MIN_BODY = RECORD_OVERHEAD - HEADER;
 const DEFAULT_SEGMENT_BYTES = 256 * 1024;
+/** Longer than the default telemetry interval (30 s), so a quiet box saves one ack in two. */
+const DEFAULT_ACK_FLUSH_MS = 60_000;
+/** The longest delay setTimeout takes (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 const STATE_FILE = 'state.json';
 const SEGMENT_RE = /^(\d{16})\.seg$/;
 /** While the queue is full, at most one drop warning a minute (a day offline is not 8 000 log lines). */
@@ -180,12 +209,20 @@ function positiveInteger(name: string, value: number): number {
   return value;
 }
 
+function delayMs(name: string, value: number): number {
+  if (!Number.isFinite(value) || value < 0 || value > MAX_TIMER_MS) {
+    throw new RangeError(`${name} must be a delay in ms from 0 to ${MAX_TIMER_MS}, got ${value}`);
+  }
+  return value;
+}
+
 export class Outbox {
   private readonly dir: string;
   private readonly maxMessages: number;
   private readonly maxBytes: number;
   private readonly segmentBytes: number;
   private readonly fsync: boolean;
+  private readonly ackFlushMs: number;
   private readonly log: Logger;
 
   /** Queued messages, oldest first, from `first` on (removal from the front without shifting). */
@@ -199,6 +236,16 @@ export class Outbox {
   private dropped = 0;
   private persistedDropped = 0;
   private torn = 0;
+  /**
+   * Set when an ack moved `head` since state.json was last written, with the messages and bytes
+   * it took out: open would queue them again. Never set while drops are unsaved (see the class
+   * comment); cleared by every state write.
+   */
+  private acksUnsaved = false;
+  private unsavedAckMessages = 0;
+  private unsavedAckBytes = 0;
+  /** Writes the acks not yet saved; armed by an ack that leaves state.json behind. */
+  private flushTimer: NodeJS.Timeout | undefined;
 
   /** Oldest first; the last one is `active` when it is open for appending. */
   private segments: Segment[] = [];
@@ -218,6 +265,7 @@ export class Outbox {
     this.maxBytes = positiveInteger('maxBytes', opts.maxBytes);
     this.segmentBytes = positiveInteger('segmentBytes', opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES);
     this.fsync = opts.fsync ?? true;
+    this.ackFlushMs = delayMs('ackFlushMs', opts.ackFlushMs ?? DEFAULT_ACK_FLUSH_MS);
     this.log = opts.log;
   }
 
@@ -259,7 +307,12 @@ export class Outbox {
     return out;
   }
 
-  /** Removes every message with seq <= uptoSeq; resolves once that is durable. */
+  /**
+   * Removes every message with seq <= uptoSeq from the queue: `peek()` no longer returns them
+   * once this resolves (after the appends already under way). It is saved to disk lazily, within
+   * `ackFlushMs` (see the class comment); when it is saved at once (it frees a segment file, drops
+   * are unsaved, or `ackFlushMs` is 0), it resolves once that is durable.
+   */
   ack(uptoSeq: number): Promise<void> {
     if (this.closed) return Promise.reject(new Error('outbox is closed'));
     if (!Number.isSafeInteger(uptoSeq)) return Promise.reject(new RangeError(`uptoSeq must be an integer, got ${uptoSeq}`));
@@ -267,9 +320,20 @@ export class Outbox {
       // Never past the last seq handed out: a later message must not be born acknowledged.
       const target = Math.min(uptoSeq, this.nextSeq - 1);
       if (target <= this.head) return;
-      await this.persistState(target);
-      this.removeThrough(target);
-      await this.sweep();
+      if (this.ackFlushMs === 0 || this.dropped !== this.persistedDropped) {
+        // Saved before it takes effect: open must never count an acked message as a drop, so an
+        // ack is not left unsaved while drops are (and a failed write leaves the queue as it was).
+        await this.persistState(target);
+        this.removeThrough(target);
+        await this.sweep();
+        return;
+      }
+      const removed = this.removeThrough(target);
+      this.acksUnsaved = true;
+      this.unsavedAckMessages += removed.messages;
+      this.unsavedAckBytes += removed.bytes;
+      if (this.freesSegment()) await this.save('outbox: could not save the acks (the freed segment stays for now)');
+      else this.scheduleFlush();
     });
   }
 
@@ -277,9 +341,11 @@ export class Outbox {
     return { messages: this.entries.length - this.first, bytes: this.bytes, dropped: this.dropped, torn: this.torn };
   }
 
-  /** Finishes the appends already made, saves the drop count, closes the file. Idempotent. */
+  /** Finishes the appends already made, saves the acks and the drop count, closes the file. Idempotent. */
   close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
     this.closing ??= this.serial(async () => {
       try {
         if (this.head !== this.persistedHead || this.dropped !== this.persistedDropped) await this.persistState(this.head);
@@ -372,6 +438,16 @@ export class Outbox {
   private async writePending(): Promise<void> {
     const batch = this.pending;
     this.pending = [];
+    // The acked messages not yet saved are still on disk after removedThrough, and open applies
+    // the caps to all of it: if this batch takes that over a cap, save the acks first, or after a
+    // crash they would be counted as drops.
+    if (this.acksUnsaved) {
+      const messages = this.entries.length - this.first + this.unsavedAckMessages + batch.length;
+      const bytes = this.bytes + this.unsavedAckBytes + batch.reduce((sum, p) => sum + p.bytes, 0);
+      if (messages > this.maxMessages || bytes > this.maxBytes) {
+        await this.save('outbox: could not save the acks before the queue reached its cap (a crash now may count them as dropped)');
+      }
+    }
     let seg: Segment & { fd: FileHandle };
     let sizeBefore: number;
     try {
@@ -400,16 +476,9 @@ export class Outbox {
       this.bytes += p.bytes;
       p.resolve(entry.message);
     });
-    // Drops are saved lazily (ack, close), unless they free a segment file: after a crash, open
-    // applies the caps again to what is on disk and counts the same drops.
-    if (this.enforceCaps() > 0 && this.segments.some((s) => s !== seg && s.lastSeq !== undefined && s.lastSeq <= this.head)) {
-      try {
-        await this.persistState(this.head);
-        await this.sweep();
-      } catch (e) {
-        this.log.warn({ event: 'outbox.state_write_failed', err: e }, 'outbox: could not save the drops');
-      }
-    }
+    // Drops are saved lazily (ack, timer, close), unless they free a segment file: after a crash,
+    // open applies the caps again to what is on disk and counts the same drops.
+    if (this.enforceCaps() > 0 && this.freesSegment()) await this.save('outbox: could not save the drops');
   }
 
   /** The segment to append to: the open one, or a new one once it is full (or after a failure). */
@@ -426,7 +495,9 @@ export class Outbox {
     this.active = seg;
     // The new file's directory entry must be durable before the records in it can be.
     if (this.fsync) await syncDir(this.dir);
-    await this.sweep();
+    // The one just closed may be all acked already (a sender keeping up): save that, delete it.
+    if (this.freesSegment()) await this.save('outbox: could not save the acks (the freed segment stays for now)');
+    else await this.sweep();
     return seg;
   }
 
@@ -476,21 +547,64 @@ export class Outbox {
     return n;
   }
 
-  private removeThrough(seq: number): void {
-    while (this.first < this.entries.length && this.entries[this.first]!.message.seq <= seq) this.removeOldest();
+  /** Takes out every queued message with seq <= `seq`; returns how many and their bytes. */
+  private removeThrough(seq: number): { messages: number; bytes: number } {
+    const removed = { messages: 0, bytes: 0 };
+    while (this.first < this.entries.length && this.entries[this.first]!.message.seq <= seq) {
+      removed.messages++;
+      removed.bytes += this.removeOldest();
+    }
     this.head = Math.max(this.head, seq);
+    return removed;
   }
 
-  private removeOldest(): void {
-    this.bytes -= this.entries[this.first]!.bytes;
+  /** Takes out the oldest queued message; returns its bytes. */
+  private removeOldest(): number {
+    const { bytes } = this.entries[this.first]!;
+    this.bytes -= bytes;
     this.first++;
     // Compact now and then so that removal from the front stays O(1) amortized.
     if (this.first >= 1024 && this.first * 2 >= this.entries.length) {
       this.entries = this.entries.slice(this.first);
       this.first = 0;
     }
+    return bytes;
   }
 
+  /** Whether a segment other than the open one holds only seqs removed in memory but not in state.json. */
+  private freesSegment(): boolean {
+    return this.segments.some(
+      (s) => s !== this.active && s.lastSeq !== undefined && s.lastSeq > this.persistedHead && s.lastSeq <= this.head,
+    );
+  }
+
+  /** Arms the timer that saves the acks, unless it is armed already. */
+  private scheduleFlush(): void {
+    if (this.flushTimer || this.closed) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      void this.serial(async () => {
+        if (this.head !== this.persistedHead || this.dropped !== this.persistedDropped) {
+          // Not armed again on failure: the next ack does, and close() saves anyway.
+          await this.save('outbox: could not save the acks');
+        }
+      });
+    }, this.ackFlushMs);
+    // Nothing to wait for at exit: what is not saved is sent again (at least once).
+    this.flushTimer.unref();
+  }
+
+  /** Saves the position in memory and deletes the segments that frees; logs a failure. */
+  private async save(failure: string): Promise<void> {
+    try {
+      await this.persistState(this.head);
+      await this.sweep();
+    } catch (err) {
+      this.log.warn({ event: 'outbox.state_write_failed', err }, failure);
+    }
+  }
+
+  /** Writes state.json; `removedThrough` is never below `head`, so nothing is left unsaved after it. */
   private async persistState(removedThrough: number): Promise<void> {
     const state: StateFile = { version: 1, removedThrough, dropped: this.dropped };
     await writeFileAtomic(join(this.dir, STATE_FILE), `${JSON.stringify(state)}\n`, (err) =>
@@ -498,6 +612,11 @@ export class Outbox {
     );
     this.persistedHead = removedThrough;
     this.persistedDropped = state.dropped;
+    this.acksUnsaved = false;
+    this.unsavedAckMessages = 0;
+    this.unsavedAckBytes = 0;
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
   }
 
   /** Deletes the segments (but the open one) whose records state.json says are all gone. */
