@@ -26,6 +26,9 @@ export const ERROR_CODES = {
   DC_CMD_REFUSED: { family: 'command', recoverable: true },
   DC_CMD_EXPIRED: { family: 'command', recoverable: false },
   DC_NOT_AVAILABLE: { family: 'command', recoverable: false },
+  DC_RTC_BAD_SDP: { family: 'rtc', recoverable: false },
+  DC_RTC_CODEC: { family: 'rtc', recoverable: false },
+  DC_RTC_TIMEOUT: { family: 'rtc', recoverable: true },
   DC_INTERNAL: { family: 'internal', recoverable: true },
 } as const satisfies Record<string, { family: string; recoverable: boolean }>;
 

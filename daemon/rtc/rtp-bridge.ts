@@ -1,0 +1,99 @@
+import { createSocket, type Socket } from 'node:dgram';
+import type { MediaStreamTrack, RtpPacket } from 'werift';
+import type { Logger } from '../log.js';
+
+/**
+ * Where RTP crosses between the media worker (GStreamer) and werift, on loopback UDP: one
+ * datagram a packet, no per-packet call through node-gtk (DESIGN: a signal from a streaming
+ * thread costs ~0.4 ms a packet and caps throughput; a UDP socket costs nothing).
+ */
+export interface RtpBridgePorts {
+  /** The encoder's udpsink sends here; the bridge listens. */
+  fromMedia: number;
+  /** The playout pipeline's udpsrc listens here; the bridge sends. */
+  toMedia: number;
+}
+
+export interface RtpBridgeCounters {
+  /** Packets from the encoder handed to werift. */
+  sent: number;
+  /** Packets from the far end handed to the playout pipeline. */
+  received: number;
+}
+
+const LOOPBACK = '127.0.0.1';
+
+/**
+ * One media kind's RTP in both directions. Outgoing: each datagram from GStreamer goes to
+ * `track.writeRtp` (werift rewrites SSRC and payload type to the negotiated ones); when the
+ * encoder pipeline restarts (camera ↔ slate, a supervisor restart) its SSRC changes, and the
+ * track is told so that sequence numbers and timestamps continue for the far end. Incoming:
+ * packets from the remote track get the payload type the playout pipeline expects.
+ */
+export class RtpBridge {
+  readonly counters: RtpBridgeCounters = { sent: 0, received: 0 };
+  private readonly socket: Socket;
+  private lastSsrc: number | undefined;
+  private unsubscribe: (() => void) | undefined;
+
+  private constructor(
+    private readonly kind: 'video' | 'audio',
+    private readonly ports: RtpBridgePorts,
+    private readonly payloadType: number,
+    private readonly log: Logger,
+    socket: Socket,
+  ) {
+    this.socket = socket;
+  }
+
+  /** Binds `fromMedia` on loopback; rejects (EADDRINUSE) if something else holds it. */
+  static async open(kind: 'video' | 'audio', ports: RtpBridgePorts, payloadType: number, log: Logger): Promise<RtpBridge> {
+    const socket = createSocket('udp4');
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(ports.fromMedia, LOOPBACK, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    const bridge = new RtpBridge(kind, ports, payloadType, log, socket);
+    socket.on('error', (e) => log.warn({ event: 'rtc.bridge_error', kind, err: e.message }, 'rtp bridge socket error'));
+    return bridge;
+  }
+
+  /** From now on, RTP from the encoder goes to `local`. */
+  sendTo(local: MediaStreamTrack): void {
+    this.socket.removeAllListeners('message');
+    this.socket.on('message', (datagram) => {
+      if (datagram.length < 12) return;
+      const ssrc = datagram.readUInt32BE(8);
+      if (this.lastSsrc !== undefined && ssrc !== this.lastSsrc) {
+        // A new encoder pipeline: werift keeps sequence and timestamp continuous for the far end.
+        local.notifySourceChanged({ sequenceNumber: datagram.readUInt16BE(2), timestamp: datagram.readUInt32BE(4) });
+        this.log.debug({ event: 'rtc.source_changed', kind: this.kind }, 'rtp source changed');
+      }
+      this.lastSsrc = ssrc;
+      this.counters.sent++;
+      local.writeRtp(datagram);
+    });
+  }
+
+  /** From now on, RTP from the far end's `remote` track goes to the playout pipeline. */
+  receiveFrom(remote: MediaStreamTrack): void {
+    this.unsubscribe?.();
+    const { unSubscribe } = remote.onReceiveRtp.subscribe((rtp: RtpPacket) => {
+      const packet = rtp.clone();
+      packet.header.payloadType = this.payloadType;
+      this.counters.received++;
+      this.socket.send(packet.serialize(), this.ports.toMedia, LOOPBACK);
+    });
+    this.unsubscribe = unSubscribe;
+  }
+
+  close(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    this.socket.removeAllListeners('message');
+    this.socket.close();
+  }
+}
