@@ -18,6 +18,7 @@ import { workerInit, type MediaRunOptions } from './media/settings.js';
 import type { ScreenSink } from './media/pipelines.js';
 import type { MediaStatus } from './media/types.js';
 import type { Part } from './part.js';
+import { CallManager, type SignalChannel } from './rtc/call.js';
 import { TvNotices } from './screen/notices.js';
 import { SimulatedPower, SystemdPower } from './system/power.js';
 
@@ -123,6 +124,14 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
   const summary = new MediaSummary({ status: () => media.status() }, mediaLog, args.statsEverySeconds * 1000);
   const power = profile === 'sim' ? new SimulatedPower(log.child({ part: 'system' })) : new SystemdPower(log.child({ part: 'system' }));
   const health = new HealthCollector({ stateDir, firmwareVersion: version, log: log.child({ part: 'health' }) });
+  // Calls need the RTP ports for themselves: the media loopback (first look, demo) uses them.
+  const calls = args.run.loopback ? undefined : buildCalls(config, () => (media.workerState === 'running' ? media : undefined), (to, m) => {
+    if (!fleet) return Promise.reject(new DcError('DC_RTC_SIGNALING', 'no fleet broker: direct calls go through it'));
+    return fleet.sendSignal(to, m);
+  }, log.child({ part: 'rtc' }));
+  calls?.on('state', () => fleet?.publishState());
+  calls?.on('joined', (c) => fleet?.event('call-joined', { callId: c.callId, peer: c.peer, direction: c.direction }));
+  calls?.on('ended', (c) => fleet?.event('call-ended', { callId: c.callId, peer: c.peer, reason: c.lastEnd?.reason, error: c.lastEnd?.error }));
   const buildFleet = (): Fleet | undefined =>
     store.current.fleet.url === ''
       ? undefined
@@ -133,6 +142,7 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
           restartMedia: () => restartMedia(store.current),
           restartDaemon: (reason) => void shutdown(reason, EXIT_RESTART),
           power,
+          ...(calls ? { calls } : {}),
           health,
           notices,
           logTail,
@@ -148,6 +158,8 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
     { name: 'screen', start: () => undefined, stop: () => notices.stop() },
     { name: 'media', start: () => media.start(), stop: () => media.stop() },
     { name: 'media-summary', start: () => summary.start(), stop: () => summary.stop() },
+    // Stopped first: a call ends with a hangup the far end hears.
+    { name: 'calls', start: () => undefined, stop: () => calls?.stop() },
   ];
 
   let stopping = false;
@@ -219,6 +231,27 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
   }
   fleet?.event('started', { version, profile });
   log.info('running');
+}
+
+function buildCalls(
+  config: Config,
+  media: () => MediaClient | undefined,
+  send: SignalChannel['send'],
+  log: Logger,
+): CallManager {
+  const { rtp } = config.media;
+  return new CallManager({
+    media,
+    signal: { send },
+    // The encoder's udpsinks send to the bridge; the bridge sends to the playout's udpsrcs.
+    ports: {
+      video: { fromMedia: rtp.sendVideoPort, toMedia: rtp.receiveVideoPort },
+      audio: { fromMedia: rtp.sendAudioPort, toMedia: rtp.receiveAudioPort },
+    },
+    iceServers: config.calls.iceServers,
+    loopbackOnly: config.calls.loopbackOnly,
+    log,
+  });
 }
 
 /** What the daemon does with the media client's news. */

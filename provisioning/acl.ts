@@ -2,7 +2,7 @@
  * The broker's access rules for a fleet, in mosquitto's `acl_file` format. Each box logs in
  * with its device id as user name (provisioning makes one per box) and may only:
  * publish under `diemcau/<its id>/` (status, state, telemetry, events, replies, snapshots),
- * and read its own commands, its groups' and all-box commands. Console users may do anything
+ * and read its own commands, its groups' and all-box commands, and call signalling addressed to it. Console users may do anything
  * under `diemcau/`. A box therefore cannot speak for another box nor read its commands.
  */
 export interface AclOptions {
@@ -25,6 +25,8 @@ export function mosquittoAcl({ consoleUsers, root = 'diemcau' }: AclOptions): st
     `pattern read ${root}/%u/cmd/#`,
     `pattern read ${root}/all/cmd/#`,
     `pattern read ${root}/group/+/cmd/#`,
+    '# direct calls: box A writes to B under its own prefix (diemcau/A/call/B/...), B reads it',
+    `pattern read ${root}/+/call/%u/#`,
     '',
   );
   return lines.join('\n');

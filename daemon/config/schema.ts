@@ -205,6 +205,30 @@ const Fleet = Section(
   'Connection to the fleet broker of the commune.',
 );
 
+const IceServer = Type.Object(
+  {
+    urls: Type.String({
+      pattern: '^(stun|stuns|turn|turns):[^\\s]+$',
+      maxLength: 300,
+      description: "A STUN or TURN server, e.g. 'stun:stun.xa-example.vn:3478' or 'turns:turn.xa-example.vn:5349?transport=tcp'.",
+    }),
+    username: Type.Optional(Type.String({ maxLength: 200 })),
+    credential: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+
+const Calls = Section(
+  {
+    iceServers: Type.Array(IceServer, { maxItems: 8, default: [], description: 'STUN and TURN servers for calls through NAT.' }),
+    loopbackOnly: Type.Boolean({
+      default: false,
+      description: 'ICE on 127.0.0.1 only: two boxes on one machine (tests, the demo). Never on a real box.',
+    }),
+  },
+  'Calls over WebRTC.',
+);
+
 export const ConfigSchema = Type.Object(
   {
     version: Type.Integer({
@@ -245,6 +269,7 @@ export const ConfigSchema = Type.Object(
     ),
     media: Section({ video: Video, audio: Audio, output: Output, rtp: Rtp, restart: Restart }, 'Audio and video.'),
     fleet: Fleet,
+    calls: Calls,
   },
   { additionalProperties: false, description: 'Configuration of a diemcau box.' },
 );

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { IPublishPacket } from 'mqtt';
 import type { Config } from '../config/index.js';
-import { serializeError } from '../errors.js';
+import { DcError, serializeError } from '../errors.js';
 import type { Telemetry } from '../health/index.js';
 import type { Logger, LogTail } from '../log.js';
 import type { MediaControl } from '../media/ipc.js';
@@ -12,6 +12,8 @@ import type { Part } from '../part.js';
 import type { TvNotices } from '../screen/notices.js';
 import type { SystemPower } from '../system/power.js';
 import type { CommandDefinition } from './command.js';
+import type { CallSummary, SignalMessage } from '../rtc/call.js';
+import { callCommands, type CallControl } from './commands/call.js';
 import { configCommands, type ConfigAccess } from './commands/config.js';
 import { mediaCommands } from './commands/media.js';
 import { systemCommands } from './commands/system.js';
@@ -20,6 +22,7 @@ import { FleetConnection } from './connection.js';
 import { Outbox, type OutboxMessage } from './outbox.js';
 import { CommandRouter, type OutgoingReply } from './router.js';
 import { OutboxSender } from './sender.js';
+import { callSignalFilter, parseSignal } from './signal.js';
 import { boxState } from './state.js';
 import { ALL_CMD_FILTER, groupCmdFilter } from './topics.js';
 
@@ -32,12 +35,22 @@ export interface FleetDeps {
   restartMedia(): Promise<void>;
   restartDaemon(reason: string): void;
   power: SystemPower;
+  /** The calls part; absent where calls cannot run (media loopback, in-process test boxes). */
+  calls?: FleetCalls;
   health: { sample(): Promise<Telemetry> };
   notices: TvNotices;
   logTail: LogTail;
   log: Logger;
   version: string;
   startedAt: number;
+}
+
+/** What the fleet needs of the calls part. */
+export interface FleetCalls extends CallControl {
+  readonly inCall: boolean;
+  summary(): CallSummary;
+  /** A direct-call signalling message from box `from`. */
+  onSignal(from: string, message: SignalMessage): Promise<void>;
 }
 
 /** Event types a box sends on `diemcau/<id>/events`. */
@@ -47,6 +60,8 @@ export type FleetEventType =
   | 'camera-unplugged'
   | 'media-restarted'
   | 'config-changed'
+  | 'call-joined'
+  | 'call-ended'
   | 'error';
 
 /** Waits at most this long on stop for replies and the offline status to leave. */
@@ -141,6 +156,7 @@ export class Fleet implements Part {
     this.sender = new OutboxSender(this.outbox, (m) => this.sendQueued(m), () => this.connection.connected, this.log);
     this.connection.setSubscriptions([
       this.connection.topics.cmdFilter,
+      ...(this.deps.calls ? [callSignalFilter(this.config.device.id)] : []),
       ...f.groups.map((g) => groupCmdFilter(g)),
       ALL_CMD_FILTER,
     ]);
@@ -188,6 +204,7 @@ export class Fleet implements Part {
         version: this.deps.version,
         startedAt: this.deps.startedAt,
         media: this.media,
+        call: this.deps.calls?.summary() ?? null,
         alerts: this.alerts,
         notice: this.deps.notices.current(),
       });
@@ -213,7 +230,7 @@ export class Fleet implements Part {
       runId: this.runId,
       configRevision: this.deps.config.current.revision,
       media: mediaStatus,
-      call: { state: 'idle', available: false },
+      call: this.deps.calls?.summary() ?? { state: 'idle', available: false },
       fleet: { url: this.config.fleet.url, connected: this.connection.connected, queue: this.outbox?.stats() ?? null },
       commands: this.router.names,
     };
@@ -225,7 +242,7 @@ export class Fleet implements Part {
       ...systemCommands({
         version: deps.version,
         startedAt: deps.startedAt,
-        inCall: () => false, // calls come with issue 5
+        inCall: () => deps.calls?.inCall ?? false,
         power: deps.power,
         restartDaemon: deps.restartDaemon,
         restartMedia: deps.restartMedia,
@@ -258,11 +275,27 @@ export class Fleet implements Part {
         },
       }),
       ...configCommands(deps.config),
-      ...pendingCommands(),
+      ...(deps.calls ? callCommands(deps.calls) : []),
+      ...pendingCommands(deps.calls ? ['join', 'leave'] : []),
     ];
   }
 
+  /** Sends a direct-call message to box `to` (under this box's prefix: the ACL lets `to` read it). */
+  async sendSignal(to: string, message: SignalMessage): Promise<void> {
+    const { kind, ...body } = message;
+    const topic = `${this.connection.topics.prefix}/call/${to}/${kind}`;
+    if (!(await this.connection.publish(topic, JSON.stringify(body), { qos: 1 }))) {
+      throw new DcError('DC_RTC_SIGNALING', `could not reach ${to} through the broker (offline?)`);
+    }
+  }
+
   private async onMessage(topic: string, payload: Buffer, packet: IPublishPacket): Promise<void> {
+    const signal = parseSignal(topic, payload, this.config.device.id);
+    if (signal) {
+      if (signal.ok) await this.deps.calls?.onSignal(signal.from, signal.message).catch((e: unknown) => this.log.warn({ event: 'call.signal_failed', err: serializeError(e) }, 'call signal failed'));
+      else this.log.warn({ event: 'call.bad_signal', topic, problem: signal.problem }, 'call: a bad signalling message was ignored');
+      return;
+    }
     const properties = packet.properties;
     await this.router.handle({
       topic,
@@ -302,7 +335,7 @@ export class Fleet implements Part {
               pipelineRestarts: media.pipelines.reduce((n, p) => n + p.restarts, 0),
             }
           : null,
-        call: null,
+        call: this.deps.calls?.summary() ?? null,
         queue: this.outbox.stats(),
       });
     } catch (e) {

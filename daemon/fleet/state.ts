@@ -1,5 +1,6 @@
 import type { Config } from '../config/index.js';
 import type { MediaStatus } from '../media/types.js';
+import type { CallSummary } from '../rtc/call.js';
 
 /** The inputs the retained `state` is made of; each part reports its own. */
 export interface StateInputs {
@@ -7,6 +8,8 @@ export interface StateInputs {
   version: string;
   startedAt: number;
   media: MediaStatus | null;
+  /** The calls part's summary; null where calls cannot run here. */
+  call: CallSummary | null;
   /** Health alert codes of the last telemetry sample (null before the first). */
   alerts: readonly string[] | null;
   notice: { text: string; until: number } | null;
@@ -17,7 +20,7 @@ export interface StateInputs {
  * message that is current the moment anyone subscribes. Only fields a person acts on: the
  * pipeline-by-pipeline detail is in `diagnostics`.
  */
-export function boxState({ config, version, startedAt, media, alerts, notice }: StateInputs) {
+export function boxState({ config, version, startedAt, media, call, alerts, notice }: StateInputs) {
   return {
     deviceId: config.device.id,
     name: config.device.name,
@@ -27,8 +30,9 @@ export function boxState({ config, version, startedAt, media, alerts, notice }: 
     version,
     startedAt: new Date(startedAt).toISOString(),
     configRevision: config.revision,
-    // Filled in by the calls part (issue 5); until then there is never a call.
-    call: { state: 'idle' as const, available: false },
+    call: call
+      ? { available: true, state: call.state, callId: call.callId, peer: call.peer, direction: call.direction, since: call.since, lastEnd: call.lastEnd }
+      : { available: false, state: 'idle' as const },
     // Filled in by the TV part (HDMI-CEC); until then the TV state is unknown.
     display: { available: false },
     media: media

@@ -7,13 +7,14 @@ import { defineCommand, type CommandDefinition } from '../command.js';
  * "not available", not "unknown") and say which part is missing.
  */
 const PENDING: ReadonlyArray<{ name: string; summary: string; part: string }> = [
-  { name: 'join', summary: 'Join a meeting (WHIP/WHEP server or a direct peer).', part: 'calls (WebRTC)' },
-  { name: 'leave', summary: 'Leave the current meeting.', part: 'calls (WebRTC)' },
+  { name: 'join', summary: 'Call another box.', part: 'calls (WebRTC)' },
+  { name: 'leave', summary: 'Leave the current call.', part: 'calls (WebRTC)' },
   { name: 'display', summary: 'Turn the TV on or off over HDMI-CEC.', part: 'TV control (HDMI-CEC)' },
 ];
 
-export function pendingCommands(): CommandDefinition[] {
-  return PENDING.map(({ name, summary, part }) =>
+/** The pending commands, but those in `built` (their part runs in this daemon). */
+export function pendingCommands(built: readonly string[] = []): CommandDefinition[] {
+  return PENDING.filter((p) => !built.includes(p.name)).map(({ name, summary, part }) =>
     defineCommand({
       name,
       summary: `${summary} Not available yet: replies DC_NOT_AVAILABLE.`,
