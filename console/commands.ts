@@ -27,7 +27,7 @@ export const BOX_COMMANDS: readonly BoxCommandInfo[] = [
     summary: 'Change settings with a partial config; one box needs the revision from config/get.',
     example: "revision=3 patch.device.name='Thôn Đông'",
   },
-  { name: 'join', summary: 'Join a meeting (not available yet: DC_NOT_AVAILABLE).' },
-  { name: 'leave', summary: 'Leave the current meeting (not available yet).' },
+  { name: 'join', summary: 'Call another box directly; both join the meeting.', example: 'peer=hall-b' },
+  { name: 'leave', summary: 'Leave the current call.' },
   { name: 'display', summary: 'Turn the TV on or off over HDMI-CEC (not available yet).' },
 ];
