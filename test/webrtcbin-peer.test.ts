@@ -123,6 +123,75 @@ t.test('VP8 + Opus between two webrtcbin peers, full SDP after gathering (no tri
   await expectCleanStop(t, [a, b]);
 });
 
+/** An offer shaped like a browser's: several H.264 profiles, RTX, header extensions, mids 0/1. */
+function browserStyleOffer(): string {
+  const h264 = (pt: number, rtx: number, fmtp: string): string[] => [
+    `a=rtpmap:${pt} H264/90000`,
+    `a=rtcp-fb:${pt} nack`,
+    `a=rtcp-fb:${pt} nack pli`,
+    `a=fmtp:${pt} level-asymmetry-allowed=1;${fmtp}`,
+    `a=rtpmap:${rtx} rtx/90000`,
+    `a=fmtp:${rtx} apt=${pt}`,
+  ];
+  const transport = [
+    'c=IN IP4 0.0.0.0',
+    'a=ice-ufrag:EsAw',
+    'a=ice-pwd:bP+XJMM09aR8AiX1jdukzR6Y',
+    'a=ice-options:trickle',
+    'a=fingerprint:sha-256 D7:87:2E:29:05:9E:1E:9F:6E:A3:12:AD:53:07:A0:5A:F1:2A:B5:D2:0F:6B:B5:1B:35:3F:F5:AE:39:16:20:8D',
+    'a=setup:actpass',
+    'a=rtcp-mux',
+    'a=rtcp-rsize',
+    'a=sendrecv',
+  ];
+  return [
+    'v=0',
+    'o=- 4611731400430051336 2 IN IP4 127.0.0.1',
+    's=-',
+    't=0 0',
+    'a=group:BUNDLE 0 1',
+    'm=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103 104 105 106 107 127 125',
+    ...transport,
+    'a=mid:0',
+    'a=extmap:9 urn:ietf:params:rtp-hdrext:sdes:mid',
+    'a=rtpmap:96 VP8/90000',
+    'a=rtpmap:97 rtx/90000',
+    'a=fmtp:97 apt=96',
+    ...h264(102, 103, 'packetization-mode=1;profile-level-id=42001f'),
+    ...h264(104, 105, 'packetization-mode=0;profile-level-id=42e01f'),
+    ...h264(106, 107, 'packetization-mode=1;profile-level-id=42e01f'),
+    ...h264(127, 125, 'packetization-mode=1;profile-level-id=4d001f'),
+    'a=ssrc-group:FID 1111 2222',
+    'a=ssrc:1111 cname:abc',
+    'a=ssrc:2222 cname:abc',
+    'm=audio 9 UDP/TLS/RTP/SAVPF 111 0 8 126',
+    ...transport,
+    'a=mid:1',
+    'a=rtpmap:111 opus/48000/2',
+    'a=fmtp:111 minptime=10;useinbandfec=1',
+    'a=rtpmap:0 PCMU/8000',
+    'a=rtpmap:8 PCMA/8000',
+    'a=rtpmap:126 telephone-event/8000',
+    'a=ssrc:3333 cname:abc',
+    '',
+  ].join('\r\n');
+}
+
+t.test("answers a browser-style offer with the offer's constrained-baseline H.264 and Opus", async (t) => {
+  const p = await startWebrtcbinPeer(t, { video: 'h264', audio: 'opus', width: 320, height: 240, loopbackOnly: true, name: 'answerer' });
+  const answer = await p.answer(browserStyleOffer());
+  const video = answer.slice(answer.indexOf('m=video'), answer.indexOf('m=audio'));
+  const audio = answer.slice(answer.indexOf('m=audio'));
+  t.match(video, /^m=video 9 UDP\/TLS\/RTP\/SAVPF 106( 107)?\r?$/m, 'video answered with payload type 106 only (packetization-mode 1, 42e01f)');
+  t.match(video, /^a=fmtp:106 .*profile-level-id=42e01f/m, "the answer names the offer's profile-level-id");
+  t.notMatch(video, /sprop-parameter-sets/, 'no SPS/PPS in the answer (they go in-band)');
+  t.match(video, /^a=sendrecv/m, 'video answered sendrecv');
+  t.match(audio, /^m=audio 9 UDP\/TLS\/RTP\/SAVPF 111\r?$/m, 'audio answered with Opus 111 only');
+  t.match(audio, /^a=sendrecv/m, 'audio answered sendrecv');
+  t.same(p.messages.filter((m) => m.type === 'error'), [], 'no error');
+  t.same(await p.stop(), { code: 0, signal: null }, 'exits 0 on stop');
+});
+
 t.test('a bad command gets an error message and the peer keeps running', async (t) => {
   const p = await startWebrtcbinPeer(t, { video: 'none', audio: 'none', loopbackOnly: true, name: 'lonely' });
   p.send({ type: 'answer', sdp: 'this is not SDP' });

@@ -138,6 +138,9 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
   }
 
   private async setRemote(type: 'offer' | 'answer', sdp: string): Promise<void> {
+    // werift takes an SDP without any media section and answers it: a call with nothing in it.
+    const problem = sdpProblem(sdp);
+    if (problem) throw new DcError('DC_RTC_BAD_SDP', `the far end's ${type} cannot be used: ${problem}`, { type });
     try {
       await this.pc.setRemoteDescription({ type, sdp });
     } catch (e) {
@@ -215,4 +218,12 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
       (e: Error) => this.opts.log.warn({ event: 'rtc.bitrate_failed', err: e.message }, 'bitrate not applied'),
     );
   }
+}
+
+/** Why `sdp` cannot carry a call, or undefined: a session line first, and audio or video in it. */
+export function sdpProblem(sdp: string): string | undefined {
+  if (!/^v=0\r?\n/.test(sdp)) return 'it does not start with "v=0"';
+  if (!/^o=.+$/m.test(sdp)) return 'it has no origin ("o=") line';
+  if (!/^m=(audio|video) \d+ [A-Z/]+ [\d ]+\r?$/m.test(sdp)) return 'it has no audio or video section';
+  return undefined;
 }

@@ -585,8 +585,9 @@ def repair_answer_fmtp(answer, offer):
 
 
 def payload_types_in(sdp):
-    """(payload type, m-line index) the offer gives to each codec this peer can send (H.264
-    only with packetization-mode=1, the one the box and browsers use)."""
+    """(payload type, m-line index) the offer gives to each codec this peer can send: the first
+    offered, except that H.264 needs packetization-mode=1 and prefers constrained baseline
+    (a browser offers several H.264 profiles)."""
     found = {}
     for i in range(sdp.medias_len()):
         media = sdp.get_media(i)
@@ -600,15 +601,25 @@ def payload_types_in(sdp):
             elif attr.key == 'fmtp' and attr.value:
                 pt, _, params = attr.value.partition(' ')
                 fmtp[pt] = params
+        candidates = {}
         for k in range(media.formats_len()):
             pt = media.get_format(k)
-            name = rtpmap.get(pt)
             for key, (kind, encoding, _rate, _default) in CODECS.items():
-                if key in found or media.get_media() != kind or name != encoding:
+                if media.get_media() != kind or rtpmap.get(pt) != encoding:
                     continue
-                if key == 'h264' and not re.search(r'packetization-mode=1', fmtp.get(pt, '')):
-                    continue
-                found[key] = (int(pt), i)
+                rank = 0
+                if key == 'h264':
+                    if 'packetization-mode=1' not in fmtp.get(pt, ''):
+                        continue
+                    level = re.search(r'profile-level-id=([0-9a-fA-F]{4})', fmtp.get(pt, ''))
+                    profile = level.group(1).lower() if level else '4200'  # RFC 6184 default
+                    rank = 0 if profile in ('42e0', '42c0') else 1 if profile == '4200' else 2
+                    if rank == 2:
+                        continue  # main/high profiles: x264 here sends constrained baseline only
+                if key not in candidates or rank < candidates[key][0]:
+                    candidates[key] = (rank, int(pt))
+        for key, (_rank, pt) in candidates.items():
+            found.setdefault(key, (pt, i))
     return found
 
 

@@ -1,0 +1,113 @@
+/**
+ * The call state machine's bad days, with a real media engine: a malformed offer, a peer that
+ * never answers, a hang-up for another call. Each ends with a reason, and nothing is left
+ * behind: the RTP ports are free again and the camera is closed.
+ */
+import t, { type Test } from 'tap';
+import { createLogger } from '../daemon/log.js';
+import type { MediaControl } from '../daemon/media/ipc.js';
+import { parseSignal } from '../daemon/fleet/signal.js';
+import { CallManager, type SignalMessage } from '../daemon/rtc/call.js';
+import { startEngine, type EngineHarness } from './helpers/engine.js';
+import { bindUdp, closeUdp } from './helpers/ports.js';
+import { waitUntil } from './helpers/wait.js';
+
+/** The in-process engine behind the interface the daemon uses (a worker in production). */
+function control(h: EngineHarness): MediaControl {
+  const e = h.engine;
+  return {
+    status: async () => e.status(),
+    setBitrate: async (k) => e.setBitrate(k),
+    forceKeyframe: async () => e.forceKeyframe(),
+    setAudioMuted: async (m) => e.setAudioMuted(m),
+    setVideoMuted: async (m) => e.setVideoMuted(m),
+    setVolume: async (v) => e.setVolume(v),
+    setOverlayText: async (s) => e.setOverlayText(s),
+    setSelfView: async (v) => e.setSelfView(v),
+    snapshot: async (s) => e.snapshot(s),
+    injectFault: async (p) => e.injectFault(p),
+    setSending: async (on) => e.setSending(on),
+  };
+}
+
+async function manager(t: Test, options: { answerTimeoutMs?: number } = {}) {
+  const h = await startEngine(t, { video: { encoders: ['x264enc'] }, rtp: {}, send: false });
+  const sent: Array<{ to: string; message: SignalMessage }> = [];
+  const calls = new CallManager({
+    media: () => control(h),
+    signal: { send: async (to, message) => void sent.push({ to, message }) },
+    ports: {
+      video: { fromMedia: h.ports.sendVideoPort, toMedia: h.ports.receiveVideoPort },
+      audio: { fromMedia: h.ports.sendAudioPort, toMedia: h.ports.receiveAudioPort },
+    },
+    loopbackOnly: true,
+    ...options,
+    log: createLogger('silent'),
+  });
+  t.teardown(() => calls.stop());
+  return { h, calls, sent };
+}
+
+/** The bridge's ports are free again: binding them works. */
+async function portsFree(h: EngineHarness): Promise<boolean> {
+  try {
+    const sockets = await Promise.all([bindUdp(h.ports.sendVideoPort), bindUdp(h.ports.sendAudioPort)]);
+    await Promise.all(sockets.map(closeUdp));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+t.test('a malformed offer is rejected with a reason and leaves nothing behind', async (t) => {
+  const { h, calls, sent } = await manager(t);
+  await calls.onSignal('hall-x', { kind: 'offer', callId: 'c-1', sdp: 'v=0\r\nthis is not an SDP\r\n' });
+  t.match(sent, [{ to: 'hall-x', message: { kind: 'reject', callId: 'c-1', reason: 'failed' } }]);
+  t.match(calls.summary(), { state: 'idle', lastEnd: { reason: 'failed', error: { code: 'DC_RTC_BAD_SDP' } } });
+  t.ok(await portsFree(h), 'the RTP bridge ports are free again');
+  t.equal(h.engine.status().sending, false, 'the camera is closed');
+});
+
+t.test('a peer that never answers ends the call as no-answer', async (t) => {
+  const { h, calls, sent } = await manager(t, { answerTimeoutMs: 1500 });
+  const ended = calls.waitFor('ended', undefined, 10_000);
+  const summary = await calls.join('hall-ghost');
+  t.match(summary, { state: 'connecting', peer: 'hall-ghost', direction: 'outgoing' });
+  t.match(sent[0], { to: 'hall-ghost', message: { kind: 'offer' } });
+  t.match((sent[0]!.message as { sdp: string }).sdp, /a=candidate:.* 127\.0\.0\.1 /, 'the offer carries a loopback candidate');
+  t.equal(h.engine.status().sending, true, 'capture runs while calling');
+  const [end] = await ended;
+  t.match(end, { state: 'idle', lastEnd: { reason: 'no-answer' } });
+  await waitUntil('capture stops', () => h.engine.status().sending === false);
+  t.ok(await portsFree(h), 'the RTP bridge ports are free again');
+  await t.rejects(calls.leave(), { code: 'DC_CMD_REFUSED' }, 'no call to leave');
+});
+
+t.test('signalling for another call, or from another box, changes nothing; busy boxes reject', async (t) => {
+  const { calls, sent } = await manager(t);
+  await calls.join('hall-b');
+  const callId = calls.summary().callId!;
+  await calls.onSignal('hall-b', { kind: 'hangup', callId: 'another-call', reason: 'left' });
+  await calls.onSignal('hall-c', { kind: 'hangup', callId, reason: 'left' });
+  t.equal(calls.summary().state, 'connecting', 'still calling');
+  await calls.onSignal('hall-c', { kind: 'offer', callId: 'c-2', sdp: 'v=0\r\n' });
+  t.match(sent.at(-1), { to: 'hall-c', message: { kind: 'reject', callId: 'c-2', reason: 'busy' } }, 'a second caller hears busy');
+  await calls.onSignal('hall-b', { kind: 'reject', callId, reason: 'busy' });
+  t.match(calls.summary(), { state: 'idle', lastEnd: { reason: 'rejected' } });
+});
+
+t.test('signalling topics and bodies are checked', async (t) => {
+  const ok = parseSignal('diemcau/hall-a/call/hall-b/offer', Buffer.from(JSON.stringify({ callId: 'c-1', sdp: 'v=0\r\no=- 1 1 IN IP4 0\r\n' })), 'hall-b');
+  t.match(ok, { ok: true, from: 'hall-a', message: { kind: 'offer', callId: 'c-1' } });
+  t.equal(parseSignal('diemcau/hall-a/call/hall-c/offer', Buffer.from('{}'), 'hall-b'), undefined, 'for another box');
+  t.equal(parseSignal('diemcau/hall-a/cmd/ping', Buffer.from('{}'), 'hall-b'), undefined, 'not a call topic');
+  t.match(parseSignal('diemcau/hall-a/call/hall-b/dance', Buffer.from('{}'), 'hall-b'), { ok: false, problem: /unknown kind/ });
+  t.match(parseSignal('diemcau/hall-a/call/hall-b/offer', Buffer.from('{nope'), 'hall-b'), { ok: false, problem: /not JSON/ });
+  t.match(parseSignal('diemcau/hall-a/call/hall-b/answer', Buffer.from('{"callId":"c 1","sdp":5}'), 'hall-b'), {
+    ok: false,
+    problem: /callId|sdp/,
+  });
+  t.match(parseSignal('diemcau/hall-a/call/hall-b/hangup', Buffer.from(JSON.stringify({ callId: 'c', reason: 'x'.repeat(65) })), 'hall-b'), {
+    ok: false,
+  });
+});
