@@ -12,6 +12,7 @@ stdin:
   {"type":"request-keyframe"}         push a force-key-unit event upstream on the received
                                       video (webrtcbin's rtpsession turns it into a PLI)
   {"type":"stop"} or end of stdin     pipeline to NULL, print {"type":"stopped"}, exit 0
+                                      (SIGTERM/SIGINT too; exit 3 if NULL hangs for 5 s)
 stdout:
   {"type":"ready","gstreamer":"1.22.0"}                        once the pipeline is PLAYING
   {"type":"offer"|"answer","sdp":...}                          the local description
@@ -19,8 +20,14 @@ stdout:
   {"type":"gathering-complete"} then {"type":"local-description","sdp":...} (with candidates)
   {"type":"state","connectionState":...,"iceConnectionState":...,"iceGatheringState":...,
    "signalingState":...}                                       on every change
-  {"type":"stats",...}                                         every 500 ms (see stats())
+  {"type":"stats","video":{frames,width,height,codec,keyframes},"audio":{buffers,rmsDb,codec},
+   "sent":{videoFrames,keyframes,keyframeRequests,audioBuffers},
+   "connectionState":...,"iceConnectionState":...}             every 500 ms
+  {"type":"keyframe-requested","handled":bool}                 after request-keyframe
   {"type":"error","message":...}                               bus errors, refused commands
+  {"type":"stopped"}                                           just before exiting
+Options: see --help. --loopback-only gathers on 127.0.0.1 only (GstWebRTCICE's
+add-local-ip-address), without ICE-TCP, and ignores remote candidates elsewhere.
 """
 
 import argparse
@@ -56,14 +63,27 @@ def emit(message):
     """Prints one JSON line on stdout. Called from GStreamer threads too, hence the lock."""
     line = json.dumps(message, separators=(',', ':'))
     with _out_lock:
-        sys.stdout.write(line + '\n')
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(line + '\n')
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            output_lost()
 
 
 def log(*parts):
     line = ' '.join(str(p) for p in ('[webrtcbin-peer %d]' % os.getpid(),) + parts)
-    sys.stderr.write(line + '\n')
-    sys.stderr.flush()
+    try:
+        sys.stderr.write(line + '\n')
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        output_lost()
+
+
+def output_lost():
+    """The process reading us is gone (broken pipe): nobody is left to report to or to stop
+    us, so leave now. (Raising instead would end a callback, not the process, and a peer
+    orphaned that way once lived on forever.)"""
+    os._exit(0)
 
 
 def report_uncaught(kind, value, tb):
@@ -123,6 +143,7 @@ class Peer:
         self.last_state = None
         self.local_mids = []
         self.remote_offer = ''
+        self.remote_mids = []
 
     # ---- sending ---------------------------------------------------------------------------
 
@@ -172,8 +193,8 @@ class Peer:
             trans = sink.get_property('transceiver')
             trans.set_property('direction', GstWebRTC.WebRTCRTPTransceiverDirection.SENDRECV)
             if kind == 'video':
-                # nack/pli so that the far end may ask for keyframes (webrtcbin writes rtcp-fb
-                # lines from these caps flags); do-nack enables retransmission requests.
+                # webrtcbin offers 'nack pli' and 'ccm fir' for video anyway; do-nack adds
+                # 'nack' and an RTX payload type (retransmission), as browsers and werift do.
                 trans.set_property('do-nack', True)
                 self.watch_encoder(bin_)
             else:
@@ -245,6 +266,7 @@ class Peer:
             return self.fail('offer: the SDP does not parse')
         payload_types = payload_types_in(sdp)
         self.remote_offer = sdp_text
+        self.remote_mids = re.findall(r'^a=mid:(\S+)', sdp_text, re.M)
         desc = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.OFFER, sdp)
 
         def applied(promise, _data):
@@ -294,6 +316,7 @@ class Peer:
         sdp = parse_sdp(sdp_text)
         if sdp is None:
             return self.fail('answer: the SDP does not parse')
+        self.remote_mids = re.findall(r'^a=mid:(\S+)', sdp_text, re.M)
         desc = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.ANSWER, sdp)
 
         def done(promise, _data):
@@ -320,7 +343,8 @@ class Peer:
             return  # end-of-candidates: libnice needs no word for it
         index = msg.get('sdpMLineIndex')
         if not isinstance(index, int):
-            index = 0
+            mid = msg.get('sdpMid')
+            index = self.remote_mids.index(mid) if mid in self.remote_mids else 0
         if self.opts.loopback_only and candidate_address(candidate) != '127.0.0.1':
             log('ignoring a remote candidate that is not on 127.0.0.1:', candidate)
             return
@@ -410,7 +434,8 @@ class Peer:
         element.get_static_pad('src').add_probe(Gst.PadProbeType.BUFFER, on_buffer)
 
     def on_decoded_pad(self, _decode, pad, media, _codec):
-        name = pad.query_caps(None).get_structure(0).get_name()
+        caps = pad.query_caps(None)  # named: the structure below lives inside it
+        name = caps.get_structure(0).get_name()
         if name.startswith('video/'):
             sink = Gst.ElementFactory.make('fakesink')
             sink.set_property('sync', False)
@@ -546,13 +571,14 @@ class Peer:
         watchdog = threading.Timer(5.0, lambda: (log('set_state(NULL) hung for 5 s'), os._exit(3)))
         watchdog.daemon = True
         watchdog.start()
-        self.pipeline.set_state(Gst.State.NULL)
-        watchdog.cancel()
-        emit({'type': 'stopped'})
-        sys.stdout.flush()
-        sys.stderr.flush()
-        # No interpreter teardown: see the note on self.ice in __init__.
-        os._exit(0)
+        try:
+            self.pipeline.set_state(Gst.State.NULL)
+            watchdog.cancel()
+            emit({'type': 'stopped'})
+        finally:
+            # Whatever happened above, the process ends here, and without interpreter teardown:
+            # see the note on self.ice in __init__.
+            os._exit(0)
 
 
 def parse_sdp(text):
