@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   DC_RTC_CODEC: { family: 'rtc', recoverable: false },
   DC_RTC_TIMEOUT: { family: 'rtc', recoverable: true },
   DC_RTC_SIGNALING: { family: 'rtc', recoverable: true },
+  DC_RTC_SERVER: { family: 'rtc', recoverable: true },
   DC_INTERNAL: { family: 'internal', recoverable: true },
 } as const satisfies Record<string, { family: string; recoverable: boolean }>;
 

@@ -15,6 +15,11 @@ export interface PeerMediaControl {
 export interface BoxPeerOptions {
   /** What the engine's encoder makes; offered and sent. */
   videoCodec: VideoCodecName;
+  /**
+   * sendrecv (a direct call, default), sendonly (publishing with WHIP) or recvonly (playing with
+   * WHEP). A peer that does not send leaves the encoder's ports alone (another peer has them).
+   */
+  direction?: 'sendrecv' | 'sendonly' | 'recvonly';
   video: RtpBridgePorts;
   audio: RtpBridgePorts;
   media: PeerMediaControl;
@@ -82,8 +87,9 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
     });
     const videoTrack = new MediaStreamTrack({ kind: 'video' });
     const audioTrack = new MediaStreamTrack({ kind: 'audio' });
-    this.video = this.pc.addTransceiver(videoTrack, { direction: 'sendrecv' });
-    this.audio = this.pc.addTransceiver(audioTrack, { direction: 'sendrecv' });
+    const direction = opts.direction ?? 'sendrecv';
+    this.video = this.pc.addTransceiver(videoTrack, { direction });
+    this.audio = this.pc.addTransceiver(audioTrack, { direction });
     videoBridge.sendTo(videoTrack);
     audioBridge.sendTo(audioTrack);
     this.video.onTrack.subscribe((remote) => videoBridge.receiveFrom(remote));
@@ -97,10 +103,12 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
 
   /** Opens the RTP bridges on their ports and builds the peer connection (no network yet). */
   static async create(opts: BoxPeerOptions): Promise<BoxPeer> {
-    const video = await RtpBridge.open('video', opts.video, VIDEO_PAYLOAD_TYPE, opts.log);
+    const sends = (opts.direction ?? 'sendrecv') !== 'recvonly';
+    const ports = (p: RtpBridgePorts): RtpBridgePorts => (sends ? p : { ...p, fromMedia: 0 });
+    const video = await RtpBridge.open('video', ports(opts.video), VIDEO_PAYLOAD_TYPE, opts.log);
     let audio: RtpBridge;
     try {
-      audio = await RtpBridge.open('audio', opts.audio, AUDIO_PAYLOAD_TYPE, opts.log);
+      audio = await RtpBridge.open('audio', ports(opts.audio), AUDIO_PAYLOAD_TYPE, opts.log);
     } catch (e) {
       video.close();
       throw e;

@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
  * thread costs ~0.4 ms a packet and caps throughput; a UDP socket costs nothing).
  */
 export interface RtpBridgePorts {
-  /** The encoder's udpsink sends here; the bridge listens. */
+  /** The encoder's udpsink sends here; the bridge listens. 0: this peer only receives (WHEP). */
   fromMedia: number;
   /** The playout pipeline's udpsrc listens here; the bridge sends. */
   toMedia: number;
