@@ -71,7 +71,7 @@ t.test('a malformed offer is rejected with a reason and leaves nothing behind', 
 t.test('a peer that never answers ends the call as no-answer', async (t) => {
   const { h, calls, sent } = await manager(t, { answerTimeoutMs: 1500 });
   const ended = calls.waitFor('ended', undefined, 10_000);
-  const summary = await calls.join('hall-ghost');
+  const summary = await calls.join({ peer: 'hall-ghost' });
   t.match(summary, { state: 'connecting', peer: 'hall-ghost', direction: 'outgoing' });
   t.match(sent[0], { to: 'hall-ghost', message: { kind: 'offer' } });
   t.match((sent[0]!.message as { sdp: string }).sdp, /a=candidate:.* 127\.0\.0\.1 /, 'the offer carries a loopback candidate');
@@ -85,7 +85,7 @@ t.test('a peer that never answers ends the call as no-answer', async (t) => {
 
 t.test('signalling for another call, or from another box, changes nothing; busy boxes reject', async (t) => {
   const { calls, sent } = await manager(t);
-  await calls.join('hall-b');
+  await calls.join({ peer: 'hall-b' });
   const callId = calls.summary().callId!;
   await calls.onSignal('hall-b', { kind: 'hangup', callId: 'another-call', reason: 'left' });
   await calls.onSignal('hall-c', { kind: 'hangup', callId, reason: 'left' });

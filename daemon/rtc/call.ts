@@ -6,6 +6,7 @@ import { TypedEmitter } from '../util/typed-emitter.js';
 import type { VideoCodecName } from './codecs.js';
 import { BoxPeer } from './peer.js';
 import type { RtpBridgePorts } from './rtp-bridge.js';
+import { WhipSession } from './whip.js';
 
 export type CallPhase = 'idle' | 'connecting' | 'in-call' | 'reconnecting';
 
@@ -18,10 +19,15 @@ export type EndReason =
   | 'link-lost' // the link did not come back in time
   | 'failed'; // bad SDP, codec mismatch, media not running…
 
+/** Who to call: another box directly, or a conference server through WHIP (and WHEP to watch). */
+export type JoinTarget = { peer: string } | { whip: string; whep?: string | undefined; token?: string | undefined };
+
 export interface CallSummary {
   state: CallPhase;
   callId: string | null;
+  /** The other box's id, or the conference server's host. */
   peer: string | null;
+  kind: 'direct' | 'conference' | null;
   direction: 'outgoing' | 'incoming' | null;
   since: string | null;
   lastEnd: { reason: EndReason; at: string; error?: SerializedError } | null;
@@ -60,18 +66,26 @@ export type CallManagerEvents = {
   ended: [CallSummary];
 };
 
+/** One peer connection of a call, with its WHIP/WHEP session when it goes to a server. */
+interface Link {
+  box: BoxPeer;
+  session?: WhipSession;
+}
+
 interface ActiveCall {
   id: string;
   peer: string;
+  kind: 'direct' | 'conference';
   direction: 'outgoing' | 'incoming';
   since: number;
-  box: BoxPeer | undefined;
+  links: Link[];
   timer: NodeJS.Timeout | undefined;
 }
 
 /**
  * The box's call, one at a time, as a state machine: idle → connecting → in-call ⇄
- * reconnecting → (ended, with a reason) → idle. Direct calls between boxes: the caller sends
+ * reconnecting → (ended, with a reason) → idle. A conference: one peer publishes with WHIP,
+ * another plays with WHEP; DELETE on leave. Direct calls between boxes: the caller sends
  * an offer, the callee (idle) answers at once — a village hall has no one to press "answer" —
  * or rejects when busy. Capture and sending run only during a call.
  */
@@ -90,31 +104,60 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
 
   summary(): CallSummary {
     const c = this.call;
-    const box = c?.box;
+    const boxes = c?.links.map((l) => l.box) ?? [];
+    const sum = (f: (b: BoxPeer) => number) => boxes.reduce((n, b) => n + f(b), 0);
     return {
       state: this.phase,
       callId: c?.id ?? null,
       peer: c?.peer ?? null,
+      kind: c?.kind ?? null,
       direction: c?.direction ?? null,
       since: c ? new Date(c.since).toISOString() : null,
       lastEnd: this.lastEnd,
-      packets: box
-        ? {
-            videoSent: box.videoBridge.counters.sent,
-            videoReceived: box.videoBridge.counters.received,
-            audioSent: box.audioBridge.counters.sent,
-            audioReceived: box.audioBridge.counters.received,
-          }
-        : null,
+      packets:
+        boxes.length > 0
+          ? {
+              videoSent: sum((b) => b.videoBridge.counters.sent),
+              videoReceived: sum((b) => b.videoBridge.counters.received),
+              audioSent: sum((b) => b.audioBridge.counters.sent),
+              audioReceived: sum((b) => b.audioBridge.counters.received),
+            }
+          : null,
     };
   }
 
-  /** Calls box `peer` directly; resolves once the offer is sent (the state says the rest). */
-  async join(peer: string): Promise<CallSummary> {
+  /**
+   * Calls another box directly, or joins a conference server (publish with WHIP, watch with
+   * WHEP); resolves once the call is under way (the state says the rest).
+   */
+  async join(target: JoinTarget): Promise<CallSummary> {
     if (this.call) throw new DcError('DC_CMD_REFUSED', `already in a call with ${this.call.peer}; leave it first`);
-    const call = this.begin(randomUUID(), peer, 'outgoing');
+    if ('peer' in target) return this.callBox(target.peer);
+    const call = this.begin(randomUUID(), new URL(target.whip).host, 'outgoing', 'conference');
     try {
-      const box = await this.openPeer(call);
+      await this.openSession(call, 'sendonly', target.whip, target.token);
+      if (target.whep && this.isCurrent(call)) await this.openSession(call, 'recvonly', target.whep, target.token);
+      this.arm(call, this.opts.answerTimeoutMs ?? 20_000, 'no-answer');
+    } catch (e) {
+      await this.end(call, 'failed', e);
+      throw e;
+    }
+    return this.summary();
+  }
+
+  /** Ends the call, telling the far end (a hang-up to a box, DELETE to a server). */
+  async leave(reason: EndReason = 'left'): Promise<CallSummary> {
+    const call = this.call;
+    if (!call) throw new DcError('DC_CMD_REFUSED', 'there is no call to leave');
+    if (call.kind === 'direct') await this.opts.signal.send(call.peer, { kind: 'hangup', callId: call.id, reason }).catch(() => undefined);
+    await this.end(call, reason);
+    return this.summary();
+  }
+
+  private async callBox(peer: string): Promise<CallSummary> {
+    const call = this.begin(randomUUID(), peer, 'outgoing', 'direct');
+    try {
+      const box = await this.openPeer(call, 'sendrecv');
       const sdp = await box.createOffer();
       // Left (or ended) while the offer was being made.
       if (!this.isCurrent(call)) return this.summary();
@@ -127,13 +170,14 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
     return this.summary();
   }
 
-  /** Ends the call, telling the far end. */
-  async leave(reason: EndReason = 'left'): Promise<CallSummary> {
-    const call = this.call;
-    if (!call) throw new DcError('DC_CMD_REFUSED', 'there is no call to leave');
-    await this.opts.signal.send(call.peer, { kind: 'hangup', callId: call.id, reason }).catch(() => undefined);
-    await this.end(call, reason);
-    return this.summary();
+  /** A peer connection to a conference server, set up by one WHIP or WHEP exchange. */
+  private async openSession(call: ActiveCall, direction: 'sendonly' | 'recvonly', endpoint: string, token: string | undefined): Promise<void> {
+    const box = await this.openPeer(call, direction);
+    const offer = await box.createOffer();
+    const { session, answer } = await WhipSession.start({ endpoint, ...(token ? { token } : {}), log: this.opts.log }, offer);
+    const link = call.links.find((l) => l.box === box);
+    if (link) link.session = session;
+    await box.acceptAnswer(answer.sdp);
   }
 
   /** A signalling message from box `from`. */
@@ -145,9 +189,9 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
           await this.opts.signal.send(from, { kind: 'reject', callId: message.callId, reason: 'busy' });
           return;
         }
-        const incoming = this.begin(message.callId, from, 'incoming');
+        const incoming = this.begin(message.callId, from, 'incoming', 'direct');
         try {
-          const box = await this.openPeer(incoming);
+          const box = await this.openPeer(incoming, 'sendrecv');
           const sdp = await box.answer(message.sdp);
           await this.opts.signal.send(from, { kind: 'answer', callId: message.callId, sdp });
           this.arm(incoming, this.opts.answerTimeoutMs ?? 20_000, 'no-answer');
@@ -158,9 +202,9 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
         return;
       }
       case 'answer':
-        if (call?.id !== message.callId || call.peer !== from || !call.box) return;
+        if (call?.id !== message.callId || call.peer !== from || !call.links[0]) return;
         try {
-          await call.box.acceptAnswer(message.sdp);
+          await call.links[0].box.acceptAnswer(message.sdp);
         } catch (e) {
           await this.opts.signal.send(from, { kind: 'hangup', callId: call.id, reason: 'failed' }).catch(() => undefined);
           await this.end(call, 'failed', e);
@@ -184,22 +228,23 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
     return this.call === call;
   }
 
-  private begin(id: string, peer: string, direction: 'outgoing' | 'incoming'): ActiveCall {
-    const call: ActiveCall = { id, peer, direction, since: Date.now(), box: undefined, timer: undefined };
+  private begin(id: string, peer: string, direction: 'outgoing' | 'incoming', kind: 'direct' | 'conference'): ActiveCall {
+    const call: ActiveCall = { id, peer, kind, direction, since: Date.now(), links: [], timer: undefined };
     this.call = call;
     this.setPhase('connecting');
     this.opts.log.info({ event: 'call.connecting', callId: id, peer, direction }, `call ${direction} with ${peer}`);
     return call;
   }
 
-  private async openPeer(call: ActiveCall): Promise<BoxPeer> {
+  private async openPeer(call: ActiveCall, direction: 'sendrecv' | 'sendonly' | 'recvonly'): Promise<BoxPeer> {
     const media = this.opts.media();
     if (!media) throw new DcError('DC_MEDIA_NOT_RUNNING', 'the media engine is restarting; try again in a few seconds');
     const status = await media.status();
     if (!status.encoder) throw new DcError('DC_MEDIA_NO_ENCODER', 'no video encoder works on this box');
-    await media.setSending(true);
+    if (direction !== 'recvonly') await media.setSending(true);
     const box = await BoxPeer.create({
       videoCodec: status.encoder.codec as VideoCodecName,
+      direction,
       video: this.opts.ports.video,
       audio: this.opts.ports.audio,
       media,
@@ -207,20 +252,22 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
       loopbackOnly: this.opts.loopbackOnly ?? false,
       log: this.opts.log,
     });
-    call.box = box;
-    box.on('state', (state) => void this.onLinkState(call, state));
+    call.links.push({ box });
+    box.on('state', () => void this.onLinkState(call));
     return box;
   }
 
-  private async onLinkState(call: ActiveCall, state: string): Promise<void> {
+  /** In the call when every link is connected; reconnecting when one drops. */
+  private async onLinkState(call: ActiveCall): Promise<void> {
     if (this.call !== call) return;
-    if (state === 'connected') {
+    const states = call.links.map((l) => l.box.state);
+    if (states.every((s) => s === 'connected')) {
       clearTimeout(call.timer);
       const rejoined = this.phase === 'reconnecting';
       this.setPhase('in-call');
       this.opts.log.info({ event: rejoined ? 'call.recovered' : 'call.joined', callId: call.id, peer: call.peer }, 'in the call');
       if (!rejoined) this.emit('joined', this.summary());
-    } else if ((state === 'disconnected' || state === 'failed') && this.phase === 'in-call') {
+    } else if (states.some((s) => s === 'disconnected' || s === 'failed') && this.phase === 'in-call') {
       this.setPhase('reconnecting');
       this.arm(call, this.opts.reconnectTimeoutMs ?? 30_000, 'link-lost');
     }
@@ -241,7 +288,10 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
     const ended = this.summary();
     this.call = undefined;
     this.lastEnd = { reason, at: new Date().toISOString(), ...(error ? { error: serializeError(error) } : {}) };
-    await call.box?.close().catch(() => undefined);
+    for (const link of call.links) {
+      await link.session?.end().catch((e: unknown) => this.opts.log.warn({ event: 'call.delete_failed', err: serializeError(e) }, 'conference session not ended'));
+      await link.box.close().catch(() => undefined);
+    }
     await this.opts
       .media()
       ?.setSending(false)
