@@ -3,50 +3,12 @@
  * never answers, a hang-up for another call. Each ends with a reason, and nothing is left
  * behind: the RTP ports are free again and the camera is closed.
  */
-import t, { type Test } from 'tap';
-import { createLogger } from '../daemon/log.js';
-import type { MediaControl } from '../daemon/media/ipc.js';
+import t from 'tap';
 import { parseSignal } from '../daemon/fleet/signal.js';
-import { CallManager, type SignalMessage } from '../daemon/rtc/call.js';
-import { startEngine, type EngineHarness } from './helpers/engine.js';
+import { callManager as manager } from './helpers/calls.js';
+import type { EngineHarness } from './helpers/engine.js';
 import { bindUdp, closeUdp } from './helpers/ports.js';
 import { waitUntil } from './helpers/wait.js';
-
-/** The in-process engine behind the interface the daemon uses (a worker in production). */
-function control(h: EngineHarness): MediaControl {
-  const e = h.engine;
-  return {
-    status: async () => e.status(),
-    setBitrate: async (k) => e.setBitrate(k),
-    forceKeyframe: async () => e.forceKeyframe(),
-    setAudioMuted: async (m) => e.setAudioMuted(m),
-    setVideoMuted: async (m) => e.setVideoMuted(m),
-    setVolume: async (v) => e.setVolume(v),
-    setOverlayText: async (s) => e.setOverlayText(s),
-    setSelfView: async (v) => e.setSelfView(v),
-    snapshot: async (s) => e.snapshot(s),
-    injectFault: async (p) => e.injectFault(p),
-    setSending: async (on) => e.setSending(on),
-  };
-}
-
-async function manager(t: Test, options: { answerTimeoutMs?: number } = {}) {
-  const h = await startEngine(t, { video: { encoders: ['x264enc'] }, rtp: {}, send: false });
-  const sent: Array<{ to: string; message: SignalMessage }> = [];
-  const calls = new CallManager({
-    media: () => control(h),
-    signal: { send: async (to, message) => void sent.push({ to, message }) },
-    ports: {
-      video: { fromMedia: h.ports.sendVideoPort, toMedia: h.ports.receiveVideoPort },
-      audio: { fromMedia: h.ports.sendAudioPort, toMedia: h.ports.receiveAudioPort },
-    },
-    loopbackOnly: true,
-    ...options,
-    log: createLogger('silent'),
-  });
-  t.teardown(() => calls.stop());
-  return { h, calls, sent };
-}
 
 /** The bridge's ports are free again: binding them works. */
 async function portsFree(h: EngineHarness): Promise<boolean> {

@@ -51,6 +51,8 @@ const FMT_FIR = 4;
 const FMT_REMB = 15;
 /** A burst of PLIs (one per lost frame) makes one keyframe, not a keyframe storm. */
 const KEYFRAME_MIN_INTERVAL_MS = 500;
+/** When to ask the far end for a keyframe after its video starts (ms). */
+const REMOTE_KEYFRAME_ASKS_MS = [0, 1000, 3000];
 /** Bitrate changes smaller than this are noise; the encoder is left alone. */
 const BITRATE_STEP = 0.1;
 
@@ -92,7 +94,10 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
     this.audio = this.pc.addTransceiver(audioTrack, { direction });
     videoBridge.sendTo(videoTrack);
     audioBridge.sendTo(audioTrack);
-    this.video.onTrack.subscribe((remote) => videoBridge.receiveFrom(remote));
+    this.video.onTrack.subscribe((remote) => {
+      videoBridge.receiveFrom(remote);
+      this.askForKeyframes(remote);
+    });
     this.audio.onTrack.subscribe((remote) => audioBridge.receiveFrom(remote));
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === 'connected') this.watchRtcp();
@@ -202,6 +207,23 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
     else if (feedback.count === FMT_REMB && feedback.bitrate !== undefined && (feedback.ssrcFeedbacks ?? []).includes(ours)) {
       this.applyEstimate(Number(feedback.bitrate) / 1000);
     }
+  }
+
+  /**
+   * The decoder can start only at a keyframe, and a sender may make one only every few seconds
+   * (or, for an SFU relaying someone else, rarely): ask with PLIs when the far end's video
+   * starts, and a few times more in case one is lost.
+   */
+  private askForKeyframes(remote: MediaStreamTrack): void {
+    const { unSubscribe } = remote.onReceiveRtp.subscribe((rtp) => {
+      unSubscribe();
+      const ssrc = rtp.header.ssrc;
+      for (const delayMs of REMOTE_KEYFRAME_ASKS_MS) {
+        setTimeout(() => {
+          if (!this.closed) this.video.receiver.sendRtcpPLI(ssrc).catch(() => undefined);
+        }, delayMs).unref();
+      }
+    });
   }
 
   private requestKeyframe(reason: 'pli' | 'fir'): void {
