@@ -6,22 +6,14 @@
  */
 import t, { type Test } from 'tap';
 import { ReceiverEstimatedMaxBitrate, RtcpPayloadSpecificFeedback } from 'werift';
-import { createLogger } from '../daemon/log.js';
-import { BoxPeer } from '../daemon/rtc/peer.js';
+import type { BoxPeer } from '../daemon/rtc/peer.js';
+import { boxPeerOn } from './helpers/calls.js';
 import { startEngine, type EngineHarness } from './helpers/engine.js';
 import { waitUntil } from './helpers/wait.js';
 
 async function box(t: Test, name: string): Promise<{ h: EngineHarness; peer: BoxPeer }> {
   const h = await startEngine(t, { video: { encoders: ['x264enc'] }, rtp: {} });
-  const peer = await BoxPeer.create({
-    videoCodec: 'H264',
-    video: { fromMedia: h.ports.sendVideoPort, toMedia: h.ports.receiveVideoPort },
-    audio: { fromMedia: h.ports.sendAudioPort, toMedia: h.ports.receiveAudioPort },
-    media: { forceKeyframe: async () => h.engine.forceKeyframe(), setBitrate: async (kbps) => h.engine.setBitrate(kbps) },
-    loopbackOnly: true,
-    log: createLogger('warn', { box: name }),
-  });
-  t.teardown(() => peer.close());
+  const peer = await boxPeerOn(t, h, name);
   return { h, peer };
 }
 

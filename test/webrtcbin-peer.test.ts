@@ -7,6 +7,7 @@
  */
 import t, { type Test } from 'tap';
 import { relayCandidates, startWebrtcbinPeer, type WebrtcbinPeer } from './helpers/webrtcbin-peer.js';
+import { browserSessionLines, browserTransportLines } from './helpers/sdp.js';
 
 const A_SIZE = { width: 320, height: 240 };
 const B_SIZE = { width: 352, height: 288 };
@@ -133,23 +134,9 @@ function browserStyleOffer(): string {
     `a=rtpmap:${rtx} rtx/90000`,
     `a=fmtp:${rtx} apt=${pt}`,
   ];
-  const transport = [
-    'c=IN IP4 0.0.0.0',
-    'a=ice-ufrag:EsAw',
-    'a=ice-pwd:bP+XJMM09aR8AiX1jdukzR6Y',
-    'a=ice-options:trickle',
-    'a=fingerprint:sha-256 D7:87:2E:29:05:9E:1E:9F:6E:A3:12:AD:53:07:A0:5A:F1:2A:B5:D2:0F:6B:B5:1B:35:3F:F5:AE:39:16:20:8D',
-    'a=setup:actpass',
-    'a=rtcp-mux',
-    'a=rtcp-rsize',
-    'a=sendrecv',
-  ];
+  const transport = browserTransportLines('sendrecv');
   return [
-    'v=0',
-    'o=- 4611731400430051336 2 IN IP4 127.0.0.1',
-    's=-',
-    't=0 0',
-    'a=group:BUNDLE 0 1',
+    ...browserSessionLines(),
     'm=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103 104 105 106 107 127 125',
     ...transport,
     'a=mid:0',

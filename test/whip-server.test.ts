@@ -10,6 +10,7 @@ import { RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
 import { waitUntil } from './helpers/wait.js';
 import { startWebrtcbinPeer } from './helpers/webrtcbin-peer.js';
 import { parseSdpFragment, startWhipServer } from './helpers/whip-server.js';
+import { browserSessionLines, browserTransportLines } from './helpers/sdp.js';
 
 const TOKEN = 'hall-token-1';
 const auth = { Authorization: `Bearer ${TOKEN}` };
@@ -24,23 +25,9 @@ function request(url: string, method: 'PATCH' | 'DELETE', headers: Record<string
 
 /** A publisher's offer shaped like a browser's (the session need not connect): H.264 and Opus, sendonly. */
 function staticOffer(): string {
-  const transport = (mid: string): string[] => [
-    'c=IN IP4 0.0.0.0',
-    'a=ice-ufrag:EsAw',
-    'a=ice-pwd:bP+XJMM09aR8AiX1jdukzR6Y',
-    'a=ice-options:trickle',
-    'a=fingerprint:sha-256 D7:87:2E:29:05:9E:1E:9F:6E:A3:12:AD:53:07:A0:5A:F1:2A:B5:D2:0F:6B:B5:1B:35:3F:F5:AE:39:16:20:8D',
-    'a=setup:actpass',
-    `a=mid:${mid}`,
-    'a=rtcp-mux',
-    'a=sendonly',
-  ];
+  const transport = (mid: string): string[] => browserTransportLines('sendonly', mid);
   return [
-    'v=0',
-    'o=- 4611731400430051336 2 IN IP4 127.0.0.1',
-    's=-',
-    't=0 0',
-    'a=group:BUNDLE 0 1',
+    ...browserSessionLines(),
     'm=video 9 UDP/TLS/RTP/SAVPF 102',
     ...transport('0'),
     'a=rtpmap:102 H264/90000',

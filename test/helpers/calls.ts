@@ -3,6 +3,7 @@ import type { Test } from 'tap';
 import { createLogger } from '../../daemon/log.js';
 import type { MediaControl } from '../../daemon/media/ipc.js';
 import { CallManager, type SignalMessage } from '../../daemon/rtc/call.js';
+import { BoxPeer } from '../../daemon/rtc/peer.js';
 import { startEngine, type EngineHarness } from './engine.js';
 
 /** The in-process engine behind the interface the daemon uses (a worker in production). */
@@ -42,3 +43,17 @@ export async function callManager(t: Test, options: { answerTimeoutMs?: number }
   return { h, calls, sent };
 }
 
+
+/** A send-and-receive werift peer on `h`'s RTP ports (H.264, loopback ICE), closed when the test ends. */
+export async function boxPeerOn(t: Test, h: EngineHarness, name: string): Promise<BoxPeer> {
+  const peer = await BoxPeer.create({
+    videoCodec: 'H264',
+    video: { fromMedia: h.ports.sendVideoPort, toMedia: h.ports.receiveVideoPort },
+    audio: { fromMedia: h.ports.sendAudioPort, toMedia: h.ports.receiveAudioPort },
+    media: { forceKeyframe: async () => h.engine.forceKeyframe(), setBitrate: async (kbps) => h.engine.setBitrate(kbps) },
+    loopbackOnly: true,
+    log: createLogger('warn', { box: name }),
+  });
+  t.teardown(() => peer.close());
+  return peer;
+}
