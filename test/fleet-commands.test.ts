@@ -142,4 +142,16 @@ t.test('ACL: a box cannot publish under another box prefix nor read its commands
   await console.client.publishAsync('diemcau/box-a/cmd/ping', '{}', { qos: 1 });
   await waitUntil('its own command arrived', () => received.includes('diemcau/box-a/cmd/ping'));
   t.notOk(received.includes('diemcau/box-b/cmd/ping'), "box-a never saw box-b's command");
+
+  // Call signalling: box-a reads only calls addressed to it, and calls only as itself.
+  await asBoxA.subscribeAsync(['diemcau/+/call/box-a/#', 'diemcau/+/call/box-b/#'], { qos: 1 });
+  await console.client.publishAsync('diemcau/box-c/call/box-b/offer', '{}', { qos: 1 });
+  await console.client.publishAsync('diemcau/box-c/call/box-a/offer', '{}', { qos: 1 });
+  await waitUntil('a call addressed to box-a arrived', () => received.includes('diemcau/box-c/call/box-a/offer'));
+  t.notOk(received.includes('diemcau/box-c/call/box-b/offer'), "box-a never saw a call meant for box-b");
+  const spoofed = await asBoxA.publishAsync('diemcau/box-b/call/box-c/offer', '{}', { qos: 1 }).then(
+    () => null,
+    (e: { code?: number }) => e,
+  );
+  t.equal(spoofed?.code, 0x87, 'box-a cannot offer a call as box-b');
 });
