@@ -51,15 +51,19 @@ t.test('join: two boxes call each other through the broker, and leave ends it on
 
   // Media really flows both ways: the bridges count RTP from the far end.
   const packets = async (id: string) => ((await console.command(id, 'diagnostics', { logLines: 0 })).result as Json).call?.packets as Json;
+  let seen: [Json | undefined, Json | undefined] = [undefined, undefined];
   await waitUntil(
     'video and audio arrive at both boxes',
     async () => {
-      const [a, b] = await Promise.all([packets('hall-a'), packets('hall-b')]);
-      return a?.videoReceived > 100 && a?.audioReceived > 50 && b?.videoReceived > 100 && b?.audioReceived > 50;
+      seen = await Promise.all([packets('hall-a'), packets('hall-b')]);
+      return seen.every((p) => p?.videoReceived > 100 && p?.audioReceived > 50);
     },
     { timeoutMs: 20_000, intervalMs: 500 },
   );
-  t.pass('RTP from the far end reached both boxes’ playout');
+  for (const [id, p] of [['hall-a', seen[0]], ['hall-b', seen[1]]] as const) {
+    t.ok(p?.videoReceived > 100, `${id} received ${p?.videoReceived} video packets from the far end`);
+    t.ok(p?.audioReceived > 50, `${id} received ${p?.audioReceived} audio packets from the far end`);
+  }
   await waitUntil('call-joined events', () => events(console, 'hall-a', 'call-joined').length > 0 && events(console, 'hall-b', 'call-joined').length > 0);
 
   // A second call while in one is refused with a reason.

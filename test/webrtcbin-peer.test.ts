@@ -24,8 +24,12 @@ async function startPair(t: Test, video: 'h264' | 'vp8'): Promise<[WebrtcbinPeer
 
 /** Both peers connected, each decoding what the other sends, at the sender's size. */
 async function expectMediaBothWays(t: Test, a: WebrtcbinPeer, b: WebrtcbinPeer, codec: 'H264' | 'VP8'): Promise<void> {
-  await Promise.all([a, b].map((p) => p.waitFor('state', (m) => m.connectionState === 'connected', 10_000)));
-  t.pass('both peers reach connectionState connected');
+  const states = await Promise.all([a, b].map((p) => p.waitFor('state', (m) => m.connectionState === 'connected', 10_000)));
+  t.same(
+    states.map((m) => m.connectionState),
+    ['connected', 'connected'],
+    'both peers reach connectionState connected',
+  );
 
   for (const [receiver, size] of [[a, B_SIZE], [b, A_SIZE]] as const) {
     const seen = await receiver.waitFor(

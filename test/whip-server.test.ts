@@ -138,7 +138,9 @@ t.test('WHIP: a webrtcbin publisher, its candidates trickled by PATCH, decoded b
   );
 
   const seen = await session!.peer.waitFor('stats', (m) => m.connectionState === 'connected' && m.video.frames > 20 && m.audio.buffers > 20, 15_000);
-  t.pass(`the session connected and decodes ${seen.video.frames} frames and ${seen.audio.buffers} audio buffers`);
+  t.equal(seen.connectionState, 'connected', 'the session connected');
+  t.ok(seen.video.frames > 20, `it decodes the published video (${seen.video.frames} frames)`);
+  t.ok(seen.audio.buffers > 20, `and audio (${seen.audio.buffers} buffers)`);
   t.match(seen.video, { codec: 'H264', width: 320, height: 240 }, "the publisher's H.264 at its size");
   t.equal(seen.audio.codec, 'OPUS');
   t.equal(seen.sent.videoFrames + seen.sent.audioBuffers, 0, 'the WHIP session sends nothing');
@@ -207,7 +209,8 @@ t.test('WHEP: a recvonly werift player receives the VP8 and Opus the session sen
     received: { ...received, videoPayloadTypes: [...received.videoPayloadTypes] },
     stats: session!.peer.lastStats(),
   }));
-  t.pass(`the player received ${received.video} video and ${received.audio} audio RTP packets`);
+  t.ok(received.video > 50, `the player received ${received.video} video RTP packets`);
+  t.ok(received.audio > 25, `and ${received.audio} audio RTP packets`);
   t.ok(received.videoPayloadTypes.has(Number(vp8?.[1])), "video arrives with the answer's VP8 payload type");
   const stats = await session!.peer.waitFor('stats', (m) => m.connectionState === 'connected' && m.sent.videoFrames > 0, 5000);
   t.ok(stats.sent.audioBuffers > 0, `the session sent ${stats.sent.videoFrames} frames and ${stats.sent.audioBuffers} audio buffers`);
