@@ -40,10 +40,9 @@ import { ConfigStore } from '../daemon/config/index.js';
 import { mosquittoFleetSettings } from '../provisioning/broker.js';
 import { Fleet } from '../daemon/fleet/fleet.js';
 import { HealthCollector } from '../daemon/health/index.js';
-import { createLogger, LogTail } from '../daemon/log.js';
-import { TvNotices } from '../daemon/screen/notices.js';
-import { SimulatedPower } from '../daemon/system/power.js';
+import { createLogger } from '../daemon/log.js';
 import { mosquittoAcl } from '../provisioning/acl.js';
+import { fleetWithoutMedia } from '../test/helpers/fleet.js';
 import { MOSQUITTO } from '../test/helpers/mosquitto.js';
 import { startBenchBroker, type BenchBroker } from './fleet-broker.js';
 import { fsType } from './filesystem.js';
@@ -382,7 +381,7 @@ interface BenchBox {
 const boxes: BenchBox[] = [];
 let currentRequest = '';
 
-/** The wiring of test/helpers/fleet.ts `startInProcessBox`, without tap. */
+/** A box as test/helpers/fleet.ts `startInProcessBox` makes one, without tap. */
 async function createBox(id: string): Promise<BenchBox> {
   const dir = join(root!, id);
   await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -400,20 +399,7 @@ async function createBox(id: string): Promise<BenchBox> {
   await writeFile(join(dir, 'config.json'), JSON.stringify(config));
   const store = new ConfigStore({ path: join(dir, 'config.json'), explicit: true, log });
   await store.load();
-  const fleet = new Fleet({
-    config: store,
-    stateDir: dir,
-    media: () => undefined,
-    restartMedia: async () => undefined,
-    restartDaemon: () => undefined,
-    power: new SimulatedPower(log),
-    health,
-    notices: new TvNotices(() => undefined, log),
-    logTail: new LogTail(),
-    log,
-    version: 'bench',
-    startedAt: Date.now(),
-  });
+  const fleet = fleetWithoutMedia({ store, stateDir: dir, log, health, version: 'bench' });
   const box: BenchBox = { id, fleet, startedAt: 0, connectedAt: undefined, connects: 0, errors: 0, gotCommandAt: undefined };
   fleet.connection.on('connected', () => {
     box.connects++;
@@ -427,9 +413,8 @@ async function createBox(id: string): Promise<BenchBox> {
   return box;
 }
 
-// Built first, all of them, then started: building a box compiles its JSON-schema checks (ajv,
-// ~20 ms of CPU a box here, one Fleet per process on a real box), which would otherwise be
-// counted as connection time.
+// Built first, all of them, then started: building boxes (config files, state dirs, and once per
+// process the compiled JSON-schema checks) would otherwise be counted as connection time.
 progress(`building ${N} boxes`);
 await profileStart();
 const setupCpu = cpuMeter(b.pid);

@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { ConnectionFlags } from './args.js';
 import { ConnectionError, UsageError } from './errors.js';
+import { shouldFallBackToV311 } from '../daemon/fleet/connection.js';
 import { FleetLink } from './link.js';
 
 /** Everything needed to log in, files already read. */
@@ -129,11 +130,6 @@ export function describeConnectError(err: unknown, protocolVersion: 5 | 4): stri
   return e.message ?? String(err);
 }
 
-function refusedProtocol(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  return code === 0x84 || code === 1;
-}
-
 function clientId(): string {
   const host = hostname().replace(/[^A-Za-z0-9._-]/g, '').slice(0, 32) || 'host';
   return `diemcau-fleet-${host}-${randomBytes(4).toString('hex')}`;
@@ -147,7 +143,7 @@ export async function connectToBroker(settings: ConnectionSettings, timeoutMs = 
   try {
     return await attempt(settings, settings.protocolVersion, timeoutMs);
   } catch (e) {
-    if (settings.protocolVersion === 5 && e instanceof ConnectionError && refusedProtocol(e.cause)) return attempt(settings, 4, timeoutMs);
+    if (settings.protocolVersion === 5 && e instanceof ConnectionError && shouldFallBackToV311(5, e.cause)) return attempt(settings, 4, timeoutMs);
     throw e;
   }
 }

@@ -5,7 +5,7 @@
  */
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigStore, resolveConfigPath, type Config } from './config/index.js';
+import { ConfigStore, resolveConfigPath, type Config, type ConfigLocation } from './config/index.js';
 import { DcError, serializeError, type SerializedError } from './errors.js';
 import { Fleet } from './fleet/fleet.js';
 import { packageVersion } from './fleet/connection.js';
@@ -80,11 +80,12 @@ function fleetSettingsChanged(next: Config, previous: Config): boolean {
 async function main(argv = process.argv.slice(2), env = process.env): Promise<void> {
   let log: Logger = createLogger('info', { name: 'diemcaud' });
   let args: DaemonArgs;
+  let location: ConfigLocation;
   let store: ConfigStore;
   let config: Config;
   try {
     args = parseDaemonArgs(argv);
-    const location = resolveConfigPath(argv, env);
+    location = resolveConfigPath(argv, env);
     store = new ConfigStore({ ...location, log: log.child({ part: 'config' }) });
     config = await store.load();
   } catch (e) {
@@ -99,7 +100,7 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
   const profile = await resolveProfile(args.profile ?? config.profile);
   const startedAt = Date.now();
   const version = packageVersion();
-  const stateDir = dirname(store.path ?? resolveConfigPath(argv, env).path);
+  const stateDir = dirname(location.path);
   log.info({ profile, version, config: store.path ?? '(defaults, not saved)', revision: config.revision }, 'starting');
 
   const mediaLog = log.child({ part: 'media' });
@@ -115,6 +116,8 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
     },
   };
   let media = buildMedia(config, profile, args.run, mediaLog, mediaHooks);
+  /** The media engine while its worker runs; requests would fail at once otherwise. */
+  const runningMedia = () => (media.workerState === 'running' ? media : undefined);
   const restartMedia = async (next: Config) => {
     const old = media;
     media = buildMedia(next, profile, args.run, mediaLog, mediaHooks, old.liveControls);
@@ -125,7 +128,7 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
   const power = profile === 'sim' ? new SimulatedPower(log.child({ part: 'system' })) : new SystemdPower(log.child({ part: 'system' }));
   const health = new HealthCollector({ stateDir, firmwareVersion: version, log: log.child({ part: 'health' }) });
   // Calls need the RTP ports for themselves: the media loopback (first look, demo) uses them.
-  const calls = args.run.loopback ? undefined : buildCalls(config, () => (media.workerState === 'running' ? media : undefined), (to, m) => {
+  const calls = args.run.loopback ? undefined : buildCalls(config, runningMedia, (to, m) => {
     if (!fleet) return Promise.reject(new DcError('DC_RTC_SIGNALING', 'no fleet broker: direct calls go through it'));
     return fleet.sendSignal(to, m);
   }, log.child({ part: 'rtc' }));
@@ -138,7 +141,7 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
       : new Fleet({
           config: store,
           stateDir,
-          media: () => (media.workerState === 'running' ? media : undefined),
+          media: runningMedia,
           restartMedia: () => restartMedia(store.current),
           restartDaemon: (reason) => void shutdown(reason, EXIT_RESTART),
           power,

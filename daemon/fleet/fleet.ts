@@ -95,6 +95,7 @@ export class Fleet implements Part {
   private outbox: Outbox | undefined;
   private sender: OutboxSender | undefined;
   private telemetryTimer: NodeJS.Timeout | undefined;
+  private firstTelemetryTimer: NodeJS.Timeout | undefined;
   private stateTimer: NodeJS.Timeout | undefined;
   private media: MediaStatus | null = null;
   /** The last sample's alerts, kept in the retained state so a console sees them at once. */
@@ -112,10 +113,10 @@ export class Fleet implements Part {
       url: f.url,
       deviceId: this.config.device.id,
       username: f.username || this.config.device.id,
-      ...(file(f.passwordFile) ? { passwordFile: file(f.passwordFile)! } : {}),
-      ...(file(f.caFile) ? { caFile: file(f.caFile)! } : {}),
-      ...(file(f.clientCertFile) ? { clientCertFile: file(f.clientCertFile)! } : {}),
-      ...(file(f.clientKeyFile) ? { clientKeyFile: file(f.clientKeyFile)! } : {}),
+      passwordFile: file(f.passwordFile),
+      caFile: file(f.caFile),
+      clientCertFile: file(f.clientCertFile),
+      clientKeyFile: file(f.clientKeyFile),
       keepaliveS: f.keepaliveS,
       backoff: { baseMs: f.reconnect.initialDelayMs, capMs: f.reconnect.maxDelayMs },
       log: this.log,
@@ -167,11 +168,12 @@ export class Fleet implements Part {
     for (const [type, data] of this.early.splice(0)) this.event(type, data);
     this.telemetryTimer = setInterval(() => void this.sendTelemetry(), f.telemetryIntervalS * 1000);
     // The first sample soon after start, not N seconds later: the console wants to see the box now.
-    setTimeout(() => void this.sendTelemetry(), 2000).unref();
+    this.firstTelemetryTimer = setTimeout(() => void this.sendTelemetry(), 2000);
   }
 
   async stop(): Promise<void> {
     clearInterval(this.telemetryTimer);
+    clearTimeout(this.firstTelemetryTimer);
     clearTimeout(this.stateTimer);
     this.telemetryTimer = undefined;
     await this.router.drain(STOP_DRAIN_MS);

@@ -82,10 +82,12 @@ export class RtpBridge {
   receiveFrom(remote: MediaStreamTrack): void {
     this.unsubscribe?.();
     const { unSubscribe } = remote.onReceiveRtp.subscribe((rtp: RtpPacket) => {
-      const packet = rtp.clone();
-      packet.header.payloadType = this.payloadType;
+      // The payload type is the low 7 bits of the second byte (the marker bit stays): set it in
+      // the serialized packet instead of cloning the packet, on this per-packet path.
+      const datagram = rtp.serialize();
+      datagram[1] = (datagram[1]! & 0x80) | this.payloadType;
       this.counters.received++;
-      this.socket.send(packet.serialize(), this.ports.toMedia, LOOPBACK);
+      this.socket.send(datagram, this.ports.toMedia, LOOPBACK);
     });
     this.unsubscribe = unSubscribe;
   }

@@ -7,7 +7,7 @@ import type { Test } from 'tap';
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import { ConfigStore, type Config } from '../../daemon/config/index.js';
 import { mergePatch } from '../../daemon/config/merge.js';
-import { Fleet } from '../../daemon/fleet/fleet.js';
+import { Fleet, type FleetDeps } from '../../daemon/fleet/fleet.js';
 import { HealthCollector } from '../../daemon/health/index.js';
 import { createLogger, LogTail, type Logger } from '../../daemon/log.js';
 import { TvNotices } from '../../daemon/screen/notices.js';
@@ -66,6 +66,35 @@ export interface InProcessBox {
 }
 
 /**
+ * The real fleet part with no media engine (media commands answer DC_MEDIA_NOT_RUNNING) and no
+ * calls, as in-process test boxes and the fleet benchmark run it.
+ */
+export function fleetWithoutMedia(o: {
+  store: ConfigStore;
+  stateDir: string;
+  log: Logger;
+  health: FleetDeps['health'];
+  power?: SimulatedPower;
+  restartDaemon?: (reason: string) => void;
+  version: string;
+}): Fleet {
+  return new Fleet({
+    config: o.store,
+    stateDir: o.stateDir,
+    media: () => undefined,
+    restartMedia: async () => undefined,
+    restartDaemon: o.restartDaemon ?? (() => undefined),
+    power: o.power ?? new SimulatedPower(o.log),
+    health: o.health,
+    notices: new TvNotices(() => undefined, o.log),
+    logTail: new LogTail(),
+    log: o.log,
+    version: o.version,
+    startedAt: Date.now(),
+  });
+}
+
+/**
  * The real fleet part of a box without its media engine (media commands then answer
  * DC_MEDIA_NOT_RUNNING): cheap enough to run many in one process.
  */
@@ -83,19 +112,14 @@ export async function startInProcessBox(
   await store.load();
   const power = new SimulatedPower(log);
   const restarts: string[] = [];
-  const fleet = new Fleet({
-    config: store,
+  const fleet = fleetWithoutMedia({
+    store,
     stateDir: dir,
-    media: () => undefined,
-    restartMedia: async () => undefined,
-    restartDaemon: (reason) => void restarts.push(reason),
+    log,
     power,
     health: new HealthCollector({ stateDir: dir, firmwareVersion: 'test', log }),
-    notices: new TvNotices(() => undefined, log),
-    logTail: new LogTail(),
-    log,
+    restartDaemon: (reason) => void restarts.push(reason),
     version: 'test',
-    startedAt: Date.now(),
   });
   await fleet.start();
   let stopped = false;
