@@ -11,7 +11,7 @@ say() { printf '[bootstrap] %s\n' "$*" >&2; }
 # --- 1. System packages -------------------------------------------------------------------
 # GStreamer 1.22 and its plugins, the GIR files the types are generated from, node-gtk's build
 # dependencies, fonts with Vietnamese glyphs, mosquitto for the fleet broker, and what the call
-# tests' independent WebRTC peer (GStreamer webrtcbin under Debian's python3-gi) needs.
+# tests' independent WebRTC peers (GStreamer webrtcbin under Debian's python3-gi, Chromium) need.
 APT_PACKAGES=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
@@ -23,6 +23,8 @@ APT_PACKAGES=(
   mosquitto mosquitto-clients
   xvfb  # tests: the window output on a virtual desktop
   gstreamer1.0-nice python3-gi  # tests: webrtcbin, an independent WebRTC peer (ICE through libnice)
+  chromium  # tests: a host joining from a browser, the other independent WebRTC peer
+  iproute2  # tests: boxes in network namespaces joined by an impaired link
 )
 
 missing_packages() {
