@@ -19,6 +19,7 @@ import type { ScreenSink } from './media/pipelines.js';
 import type { MediaStatus } from './media/types.js';
 import type { Part } from './part.js';
 import { CallManager, type SignalChannel } from './rtc/call.js';
+import { parseVideoSize } from './config/schema.js';
 import { TvNotices } from './screen/notices.js';
 import { SimulatedPower, SystemdPower } from './system/power.js';
 
@@ -128,10 +129,14 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
   const power = profile === 'sim' ? new SimulatedPower(log.child({ part: 'system' })) : new SystemdPower(log.child({ part: 'system' }));
   const health = new HealthCollector({ stateDir, firmwareVersion: version, log: log.child({ part: 'health' }) });
   // Calls need the RTP ports for themselves: the media loopback (first look, demo) uses them.
-  const calls = args.run.loopback ? undefined : buildCalls(config, runningMedia, (to, m) => {
-    if (!fleet) return Promise.reject(new DcError('DC_RTC_SIGNALING', 'no fleet broker: direct calls go through it'));
-    return fleet.sendSignal(to, m);
-  }, log.child({ part: 'rtc' }));
+  const signal: SignalChannel = {
+    send: (to, m) => {
+      if (!fleet) return Promise.reject(new DcError('DC_RTC_SIGNALING', 'no fleet broker: direct calls go through it'));
+      return fleet.sendSignal(to, m);
+    },
+    ready: () => fleet?.connection.connected ?? false,
+  };
+  const calls = args.run.loopback ? undefined : buildCalls(config, runningMedia, signal, log.child({ part: 'rtc' }));
   calls?.on('state', () => fleet?.publishState());
   calls?.on('joined', (c) => fleet?.event('call-joined', { callId: c.callId, peer: c.peer, direction: c.direction }));
   calls?.on('ended', (c) => fleet?.event('call-ended', { callId: c.callId, peer: c.peer, reason: c.lastEnd?.reason, error: c.lastEnd?.error }));
@@ -239,13 +244,13 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
 function buildCalls(
   config: Config,
   media: () => MediaClient | undefined,
-  send: SignalChannel['send'],
+  signal: SignalChannel,
   log: Logger,
 ): CallManager {
   const { rtp } = config.media;
   return new CallManager({
     media,
-    signal: { send },
+    signal,
     // The encoder's udpsinks send to the bridge; the bridge sends to the playout's udpsrcs.
     ports: {
       video: { fromMedia: rtp.sendVideoPort, toMedia: rtp.receiveVideoPort },
@@ -253,6 +258,8 @@ function buildCalls(
     },
     iceServers: config.calls.iceServers,
     loopbackOnly: config.calls.loopbackOnly,
+    giveUpAfterMs: config.calls.giveUpAfterS * 1000,
+    sending: { captureSize: parseVideoSize(config.media.video.size), bitrateKbps: config.media.video.bitrateKbps },
     log,
   });
 }

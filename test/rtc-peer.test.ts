@@ -79,3 +79,33 @@ function remb(ssrc: number, bitrate: number): RtcpPayloadSpecificFeedback {
   });
   return new RtcpPayloadSpecificFeedback({ feedback });
 }
+
+t.test('an ICE restart keeps the call: new credentials, the same DTLS session, media goes on', async (t) => {
+  const a = await box(t, 'a');
+  const b = await box(t, 'b');
+  const first = await a.peer.createOffer();
+  await a.peer.acceptAnswer(await b.peer.answer(first));
+  await waitUntil('both peers connected', () => a.peer.state === 'connected' && b.peer.state === 'connected', { timeoutMs: 15_000 });
+  const bDecoded = b.h.count('playout', 'vdec', 'src');
+  await waitUntil('b decodes a', () => bDecoded.count() > 10, { timeoutMs: 20_000 });
+
+  const restart = await a.peer.createOffer({ iceRestart: true });
+  const ufrag = (sdp: string) => /^a=ice-ufrag:(\S+)/m.exec(sdp)?.[1];
+  const fingerprint = (sdp: string) => /^a=fingerprint:(.+)$/m.exec(sdp)?.[1];
+  t.not(ufrag(restart), ufrag(first), 'the restart offer has new ICE credentials');
+  t.equal(fingerprint(restart), fingerprint(first), 'and the same DTLS certificate');
+  const answer = await b.peer.answer(restart);
+  t.not(ufrag(answer), undefined, 'b answers with its own credentials');
+  await a.peer.acceptAnswer(answer);
+
+  const before = bDecoded.count();
+  const aSentBefore = a.peer.videoBridge.counters.sent;
+  await waitUntil(
+    'media flows after the restart',
+    () => a.peer.state === 'connected' && b.peer.state === 'connected' && bDecoded.count() > before + 30,
+    { timeoutMs: 20_000 },
+    () => ({ a: a.peer.state, b: b.peer.state, decoded: bDecoded.count() - before, ice: [a.peer.pc.iceConnectionState, b.peer.pc.iceConnectionState] }),
+  );
+  t.ok(bDecoded.count() - before > 30, `b decoded ${bDecoded.count() - before} more frames after the restart`);
+  t.ok(a.peer.videoBridge.counters.sent > aSentBefore, 'a kept sending');
+});

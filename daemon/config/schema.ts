@@ -225,6 +225,12 @@ const Calls = Section(
       default: false,
       description: 'ICE on 127.0.0.1 only: two boxes on one machine (tests, the demo). Never on a real box.',
     }),
+    giveUpAfterS: Type.Integer({
+      minimum: 0,
+      maximum: 86_400,
+      default: 0,
+      description: 'A lost call link not back within this many seconds ends the call; 0 keeps trying until the host ends it.',
+    }),
   },
   'Calls over WebRTC.',
 );
@@ -267,7 +273,21 @@ export const ConfigSchema = Type.Object(
       { level: StringEnum(LOG_LEVELS, { default: 'info', description: 'Lowest level that is logged.' }) },
       'Logging.',
     ),
-    media: Section({ video: Video, audio: Audio, output: Output, rtp: Rtp, restart: Restart }, 'Audio and video.'),
+    media: Section(
+      {
+        video: Video,
+        audio: Audio,
+        output: Output,
+        rtp: Rtp,
+        restart: Restart,
+        frameStamps: Type.Boolean({
+          default: false,
+          description:
+            'Measurement aid (bench/call.ts), never on a real box: the simulated camera draws a QR time code into the sent picture and the screen reads the far end\'s back with zbar (about a core at 720p30), logging capture and display times.',
+        }),
+      },
+      'Audio and video.',
+    ),
     fleet: Fleet,
     calls: Calls,
   },

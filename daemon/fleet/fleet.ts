@@ -68,6 +68,8 @@ export type FleetEventType =
 const STOP_DRAIN_MS = 1500;
 /** Several state changes in a burst (a media restart) make one retained message. */
 const STATE_SETTLE_MS = 100;
+/** Call signalling older than this is dropped by the broker (MQTT 5 message expiry, s). */
+const SIGNAL_EXPIRY_S = 30;
 
 function readBootId(): string {
   try {
@@ -286,7 +288,9 @@ export class Fleet implements Part {
   async sendSignal(to: string, message: SignalMessage): Promise<void> {
     const { kind, ...body } = message;
     const topic = `${this.connection.topics.prefix}/call/${to}/${kind}`;
-    if (!(await this.connection.publish(topic, JSON.stringify(body), { qos: 1 }))) {
+    // An offer delivered after the caller has moved on would only restart the link again.
+    const properties = { messageExpiryInterval: SIGNAL_EXPIRY_S };
+    if (!(await this.connection.publish(topic, JSON.stringify(body), { qos: 1, properties }))) {
       throw new DcError('DC_RTC_SIGNALING', `could not reach ${to} through the broker (offline?)`);
     }
   }

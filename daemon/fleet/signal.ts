@@ -17,9 +17,11 @@ const CallId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9-
 /** An SDP of a few kilobytes; 64 KiB is far beyond any real one. */
 const Sdp = Type.String({ minLength: 10, maxLength: 65_536 });
 const Reason = Type.String({ maxLength: 64 });
+/** The caller's offers in one call, numbered from 0 (later ones restart the link). */
+const Attempt = Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 }));
 const Bodies = {
-  offer: Type.Object({ callId: CallId, sdp: Sdp }, { additionalProperties: false }),
-  answer: Type.Object({ callId: CallId, sdp: Sdp }, { additionalProperties: false }),
+  offer: Type.Object({ callId: CallId, sdp: Sdp, attempt: Attempt, renegotiate: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+  answer: Type.Object({ callId: CallId, sdp: Sdp, attempt: Attempt }, { additionalProperties: false }),
   reject: Type.Object({ callId: CallId, reason: Reason }, { additionalProperties: false }),
   hangup: Type.Object({ callId: CallId, reason: Reason }, { additionalProperties: false }),
 };

@@ -31,7 +31,7 @@ export function boxState({ config, version, startedAt, media, call, alerts, noti
     startedAt: new Date(startedAt).toISOString(),
     configRevision: config.revision,
     call: call
-      ? { available: true, state: call.state, callId: call.callId, peer: call.peer, direction: call.direction, since: call.since, lastEnd: call.lastEnd }
+      ? { available: true, state: call.state, callId: call.callId, peer: call.peer, direction: call.direction, since: call.since, lastEnd: call.lastEnd, stats: call.stats }
       : { available: false, state: 'idle' as const },
     // Filled in by the TV part (HDMI-CEC); until then the TV state is unknown.
     display: { available: false },

@@ -5,6 +5,7 @@ import { TypedEmitter } from '../util/typed-emitter.js';
 import type { Logger } from '../log.js';
 import type { FromWorker, MediaControl, MediaMethod, ToWorker, WorkerInit } from './ipc.js';
 import type { MediaStatus, SnapshotSource } from './types.js';
+import type { FrameSize } from './pipelines.js';
 
 export type WorkerState = 'stopped' | 'starting' | 'running' | 'restarting';
 
@@ -17,11 +18,15 @@ export interface MediaClientEvents extends Record<string, unknown[]> {
 /**
  * Mute states a person set at run time (from the fleet console, a button): a worker that
  * restarts, or a new client after a settings change, gets them back, so a crash never quietly
- * unmutes a microphone. (Text on the TV is redrawn by its owner, TvNotices.)
+ * unmutes a microphone. (Text on the TV is redrawn by its owner, TvNotices.) The send size a
+ * call's link allowed comes back too: the call's policy only speaks when the link changes, and
+ * a worker back at full size would flood a poor link until then.
  */
 export interface LiveControls {
   audioMuted?: boolean;
   videoMuted?: boolean;
+  /** Set during a call (null: video paused); forgotten when sending stops. */
+  sendSize?: FrameSize | null;
 }
 
 export interface MediaClientOptions {
@@ -149,6 +154,12 @@ export class MediaClient extends TypedEmitter<MediaClientEvents> implements Medi
   }
   async setSending(on: boolean): Promise<void> {
     await this.request('setSending', [on]);
+    // The engine went back to the capture size.
+    if (!on) delete this.controls.sendSize;
+  }
+  async setSendSize(size: FrameSize | null): Promise<void> {
+    await this.request('setSendSize', [size]);
+    this.controls.sendSize = size;
   }
 
   // --- process --------------------------------------------------------------------------------
@@ -225,12 +236,20 @@ export class MediaClient extends TypedEmitter<MediaClientEvents> implements Medi
 
   /** Gives a fresh worker the controls its predecessor had. */
   private async restoreControls(): Promise<void> {
-    const { audioMuted, videoMuted } = this.controls;
+    const { audioMuted, videoMuted, sendSize } = this.controls;
     try {
       if (audioMuted) await this.setAudioMuted(true);
       if (videoMuted) await this.setVideoMuted(true);
     } catch (e) {
       this.opts.log.warn({ err: (e as Error).message }, 'media worker: could not restore the controls');
+    }
+    // On its own: a size the new settings' capture size cannot hold is refused, mutes are not.
+    if (sendSize === undefined) return;
+    try {
+      await this.setSendSize(sendSize);
+    } catch (e) {
+      delete this.controls.sendSize;
+      this.opts.log.warn({ err: (e as Error).message }, 'media worker: could not restore the send size');
     }
   }
 

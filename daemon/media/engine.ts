@@ -2,6 +2,7 @@ import { Gst, GstVideo, startGLibPump, stopGLibPump } from './gst.js';
 import { chooseEncoder, type EncoderCandidate, type EncoderName, type EncoderProfile } from './encoders.js';
 import { SupervisedPipeline } from './pipeline.js';
 import {
+  DECODED_FRAMES,
   describeAudioSend,
   describeCamera,
   describeMicrophone,
@@ -9,6 +10,7 @@ import {
   describeSlate,
   describeVideoSend,
   selfViewSize,
+  sendSizeCaps,
   type FrameSize,
   type ScreenSink,
 } from './pipelines.js';
@@ -18,7 +20,15 @@ import type { PipelineDescription } from './launch.js';
 import { MediaError } from '../errors.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import type { Logger } from '../log.js';
-import type { MediaSettings, MediaStatus, PipelineStatus, SnapshotSource, VideoSourceState } from './types.js';
+import type {
+  MediaSettings,
+  MediaStatus,
+  PipelineStatus,
+  ReceivedMedia,
+  ReceivedStream,
+  SnapshotSource,
+  VideoSourceState,
+} from './types.js';
 
 export interface MediaEngineOptions {
   settings: MediaSettings;
@@ -47,6 +57,13 @@ const SEND_SIDE = ['video-send', 'audio-send', 'camera', 'slate', 'microphone'] 
 /** The idle screen changes once a second at most: drawing it at 30 fps cost 15% of a core here. */
 const IDLE_SCREEN_FPS = 5;
 const MIC_CHANNEL = 'mic';
+/**
+ * How often the decoded-frame counter is read during a call (ms): the resolution of freeze
+ * timing when frame timestamps are not at hand. One read costs ~20 µs here.
+ */
+const FRAME_POLL_MS = 25;
+/** Jitter buffers and decoder caps change slowly: read every this many frame polls (0.5 s). */
+const SLOW_POLL_EVERY = 20;
 const SLATE_TEXT = {
   'no-camera': 'Không có camera\nNo camera',
   muted: 'Camera đang tắt\nCamera off',
@@ -66,6 +83,10 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
   private audioMuted = false;
   private volumePercent: number;
   private bitrateKbps: number;
+  /** What the encoder is given (setSendSize): the capture size unless a poor link asked for less. */
+  private sendSize: FrameSize;
+  /** Audio only: the valve before the encoder drops every frame. */
+  private videoPaused = false;
   private overlayText = '';
   private selfViewVisible: boolean;
   private readonly pipelines = new Map<string, SupervisedPipeline>();
@@ -80,11 +101,15 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
    */
   private probeGeneration = 0;
   private audioSendProbeGeneration = -1;
+  /** What the far end's media did since this call started (see setSending). */
+  private receive = new ReceiveMeter();
+  private receivePoll: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: MediaEngineOptions) {
     super();
     this.volumePercent = opts.settings.audio.volume;
     this.bitrateKbps = opts.settings.video.bitrateKbps;
+    this.sendSize = this.size;
     this.selfViewVisible = opts.settings.output.selfView;
   }
 
@@ -146,6 +171,15 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
   setSending(on: boolean): void {
     if (!this.started) throw new MediaError('DC_MEDIA_NOT_RUNNING', 'the media engine is not running');
     this.sending = on;
+    // A new call starts its receive figures from zero; a second setSending(true) in the same
+    // call (a peer connection replaced) keeps them.
+    if (on && !this.receivePoll) {
+      this.receive = this.newReceiveMeter();
+      this.receivePoll = setInterval(() => this.pollReceive(false), FRAME_POLL_MS);
+      this.receivePoll.unref();
+    } else if (!on) {
+      this.stopReceivePoll();
+    }
     // The screen runs at the call's frame rate only while there is a call to show.
     if (this.screenFps() !== this.playoutFps) {
       this.pipeline('playout').stop();
@@ -158,6 +192,9 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       this.pipeline('video-send').start();
     } else {
       for (const name of SEND_SIDE) this.pipeline(name).stop();
+      // The next call starts at the capture size, whatever this one's link allowed.
+      this.sendSize = this.size;
+      this.videoPaused = false;
     }
     this.emitStatus();
   }
@@ -165,6 +202,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
   async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
+    this.stopReceivePoll();
     for (const off of this.unsubscribe.splice(0)) off();
     // Senders before sources, playout last (the echo probe outlives the canceller).
     for (const name of [...SEND_SIDE, 'playout']) this.pipelines.get(name)?.stop();
@@ -189,6 +227,9 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       overlayText: this.overlayText,
       pipelines: [...this.pipelines.values()].map((p) => p.snapshot),
       rendered: { videoFrames: this.sinkRendered('playout', 'screen'), audioBuffers: this.sinkRendered('playout', 'speaker') },
+      sendSize: this.videoPaused ? null : { ...this.sendSize },
+      sentVideo: capsSize(this.optionalElement('video-send', 'venc')?.getStaticPad('sink') ?? null),
+      received: this.receivedFigures(),
     };
   }
 
@@ -210,6 +251,30 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     if (!encoder.getStaticPad('src')?.sendEvent(event)) {
       throw new MediaError('DC_MEDIA_PIPELINE', 'the encoder did not accept the keyframe request');
     }
+  }
+
+  /**
+   * Scales the picture before the encoder (a poor link) without a restart: the encoder
+   * renegotiates and starts the new size with a keyframe. null pauses video, audio only: the
+   * valve before the encoder drops every frame and the audio sender is not touched. A size
+   * after null resumes with a forced keyframe, so the far end's decoder can start again.
+   */
+  setSendSize(size: FrameSize | null): void {
+    if (size !== null) {
+      const max = this.size;
+      const fits = (n: unknown, limit: number) => Number.isInteger(n) && (n as number) % 2 === 0 && (n as number) >= 32 && (n as number) <= limit;
+      if (typeof size !== 'object' || !fits(size.width, max.width) || !fits(size.height, max.height)) {
+        throw new MediaError(
+          'DC_MEDIA_BAD_REQUEST',
+          `send size must be an even width and height from 32 up to the capture size ${max.width}x${max.height}, got ${JSON.stringify(size)}`,
+        );
+      }
+    }
+    const resume = this.videoPaused && size !== null;
+    if (size) this.sendSize = { width: size.width, height: size.height };
+    this.videoPaused = size === null;
+    this.applySendSize(resume);
+    this.emitStatus();
   }
 
   setAudioMuted(muted: boolean): void {
@@ -350,7 +415,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     if (!device) throw new MediaError('DC_MEDIA_NOT_RUNNING', 'no camera');
     const { fps } = this.opts.settings.video;
     const mode = chooseCameraMode(device.modes, { ...this.size, fps });
-    return describeCamera({ device, mode, size: this.size, fps, channel: CHANNEL });
+    return describeCamera({ device, mode, size: this.size, fps, channel: CHANNEL, frameStamps: this.opts.settings.frameStamps });
   }
 
   private describeSlate(): PipelineDescription {
@@ -373,6 +438,8 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       settings: { bitrateKbps: this.bitrateKbps, fps: video.fps, keyframeIntervalS: video.keyframeIntervalS },
       host: rtp.host,
       port: rtp.sendVideoPort,
+      sendSize: this.sendSize,
+      videoPaused: this.videoPaused,
     });
   }
 
@@ -410,10 +477,32 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       volumePercent: this.volumePercent,
       overlayText: this.overlayText,
       fec: this.opts.settings.audio.fec,
+      frameStamps: this.opts.settings.frameStamps,
     });
   }
 
   // --- helpers ----------------------------------------------------------------------------------
+
+  /** Sets the running sender's size and valve; a sender not running gets them when it is built. */
+  private applySendSize(resume: boolean): void {
+    const pipeline = this.pipelineObject('video-send');
+    if (!pipeline) return;
+    const filter = pipeline.getByName('sendcaps') as (Gst.Element & { caps: Gst.Caps | null }) | null;
+    const caps = Gst.Caps.fromString(sendSizeCaps(this.sendSize))!;
+    // Equal caps would still make the encoder renegotiate and send a needless keyframe.
+    if (filter && !filter.caps?.isEqual(caps)) filter.caps = caps;
+    if (resume) {
+      // Asked before the valve opens: the encoder keeps the request for the next frame it gets,
+      // which is then the first one through.
+      try {
+        this.forceKeyframe();
+      } catch (e) {
+        // A sender that is (re)starting begins with a keyframe anyway.
+        this.opts.log.debug({ err: (e as Error).message }, 'no keyframe forced on resume');
+      }
+    }
+    pipeline.getByName('vvalve')?.setProperty('drop', this.videoPaused);
+  }
 
   private applyBitrate(): void {
     const encoder = this.pipelineObject('video-send')?.getByName('venc');
@@ -442,7 +531,265 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     return ok ? Number(rendered) : 0;
   }
 
+  /** Fresh figures during a call; after it, those it ended with. */
+  private receivedFigures(): ReceivedMedia {
+    if (this.receivePoll) this.pollReceive(true);
+    return this.receive.figures();
+  }
+
+  private newReceiveMeter(): ReceiveMeter {
+    try {
+      return new ReceiveMeter(this.pipelines.get('playout')?.current ?? null);
+    } catch (e) {
+      this.opts.log.debug({ err: (e as Error).message }, 'receive figures start from the next playout');
+      return new ReceiveMeter();
+    }
+  }
+
+  private pollReceive(full: boolean): void {
+    try {
+      this.receive.poll(this.pipelines.get('playout')?.current ?? null, performance.now(), full);
+    } catch (e) {
+      // A figure is not worth a fault: the next poll tries again.
+      this.opts.log.debug({ err: (e as Error).message }, 'receive figures not read');
+    }
+  }
+
+  private stopReceivePoll(): void {
+    clearInterval(this.receivePoll);
+    this.receivePoll = undefined;
+  }
+
   private emitStatus(): void {
     if (this.started) this.emit('status', this.status());
+  }
+}
+
+// --- receive figures -------------------------------------------------------------------------
+
+/** Gaps up to this long are never a freeze (ms): WebRTC's definition floors near here too. */
+const FREEZE_FLOOR_MS = 200;
+/** The frame rate is taken over this much of the recent past (ms). */
+const FPS_WINDOW_MS = 2000;
+
+/** A gap between decoded frames longer than this is a freeze: max(3 × the average interval, 200 ms). */
+export function freezeThresholdMs(averageIntervalMs: number): number {
+  return Math.max(3 * averageIntervalMs, FREEZE_FLOOR_MS);
+}
+
+/** The pts (ms) in identity's last-message when it describes a buffer; null for an event or none. */
+export function ptsOfMessage(message: string | null | undefined): number | null {
+  if (!message?.startsWith('chain')) return null;
+  const m = /\bpts: (\d+):(\d\d):(\d\d)\.(\d{9})\b/.exec(message);
+  if (!m) return null;
+  const [, h, min, sec, ns] = m.map(Number) as [number, number, number, number, number];
+  return ((h * 60 + min) * 60 + sec) * 1000 + ns / 1e6;
+}
+
+/**
+ * Decoded frames as seen by polling a cumulative counter and the newest frame's pts: the frame
+ * count, the frame rate and the freezes. Pure arithmetic (time comes with each observation).
+ *
+ * The gap before the frames a poll finds new is at least the time from the newest earlier
+ * frame to the previous poll, which found none: that part is certain, and all of it when the
+ * polls run on time, even if the frames then come in a burst (a far end catching up). What a
+ * late poll (a busy event loop) cannot see is estimated from the frames' timestamps, bounded
+ * by the wall clock (a timestamp jump with frames flowing is no freeze): the new frames but
+ * one are taken to have come at the usual interval, and the gap is what is left.
+ */
+export class FrameTimeline {
+  frames = 0;
+  freezes = 0;
+  freezeMs = 0;
+  private lastPtsMs: number | null = null;
+  /** When the poll that first saw the newest frame ran, and the poll before it (wall ms). */
+  private seenAt: number | null = null;
+  private seenAfter: number | null = null;
+  private lastPollAt: number | null = null;
+  private averageMs: number | null = null;
+  private readonly history: Array<{ at: number; frames: number }> = [];
+
+  observe(frames: number, ptsMs: number | null, now: number): void {
+    const previousPoll = this.lastPollAt ?? now;
+    this.lastPollAt = now;
+    const fresh = frames - this.frames;
+    if (fresh > 0) {
+      if (this.seenAt !== null && this.seenAfter !== null) this.measure(fresh, ptsMs, now, previousPoll);
+      this.frames = frames;
+      this.lastPtsMs = ptsMs;
+      this.seenAt = now;
+      this.seenAfter = previousPoll;
+    }
+    this.history.push({ at: now, frames: this.frames });
+    while (this.history.length > 2 && this.history[1]!.at <= now - FPS_WINDOW_MS) this.history.shift();
+  }
+
+  /** The frames' timestamps start again (a new pipeline): the next gap is timed by the wall clock. */
+  discontinuity(): void {
+    this.lastPtsMs = null;
+  }
+
+  /** Frames a second over the last ~2 s; null before the first frame or with too short a history. */
+  fps(): number | null {
+    const first = this.history[0];
+    const last = this.history[this.history.length - 1];
+    if (this.frames === 0 || !first || !last || last.at - first.at < 500) return null;
+    return ((last.frames - first.frames) * 1000) / (last.at - first.at);
+  }
+
+  private measure(fresh: number, ptsMs: number | null, now: number, previousPoll: number): void {
+    const seenAt = this.seenAt!;
+    const certainMs = Math.max(0, previousPoll - seenAt);
+    const wallMaxMs = now - this.seenAfter!;
+    const spanMs =
+      ptsMs !== null && this.lastPtsMs !== null && ptsMs >= this.lastPtsMs ? Math.min(ptsMs - this.lastPtsMs, wallMaxMs) : now - seenAt;
+    const usual = this.averageMs ?? spanMs / fresh;
+    const gapMs = Math.max(certainMs, spanMs - (fresh - 1) * usual);
+    // The first interval only sets the pace: a stream at 4 fps is not frozen at its second frame.
+    if (this.averageMs !== null && gapMs > freezeThresholdMs(this.averageMs)) {
+      this.freezes++;
+      this.freezeMs += gapMs;
+      return;
+    }
+    // A moving average over about the last ten frames, freezes left out.
+    const keep = 0.9 ** fresh;
+    this.averageMs = keep * usual + (1 - keep) * (spanMs / fresh);
+  }
+}
+
+interface JitterReading {
+  pushed: number;
+  lost: number;
+  late: number;
+  jitterNs: number;
+}
+
+/** One stream's jitter-buffer counters, summed over the playout pipelines of one call. */
+class StreamTally {
+  private earlier = { pushed: 0, lost: 0, late: 0 };
+  private current = { pushed: 0, lost: 0, late: 0 };
+  /** The current pipeline's counts when the call started (it may have played an earlier one). */
+  private offset = { pushed: 0, lost: 0, late: 0 };
+  private jitterMs: number | null = null;
+
+  constructor(start?: JitterReading | null) {
+    if (start) this.offset = { pushed: start.pushed, lost: start.lost, late: start.late };
+  }
+
+  update(r: JitterReading): void {
+    const o = this.offset;
+    this.current = { pushed: Math.max(0, r.pushed - o.pushed), lost: Math.max(0, r.lost - o.lost), late: Math.max(0, r.late - o.late) };
+    if (this.current.pushed > 0) this.jitterMs = r.jitterNs / 1e6;
+  }
+
+  newPipeline(): void {
+    const { earlier: e, current: c } = this;
+    this.earlier = { pushed: e.pushed + c.pushed, lost: e.lost + c.lost, late: e.late + c.late };
+    this.current = { pushed: 0, lost: 0, late: 0 };
+    this.offset = { pushed: 0, lost: 0, late: 0 };
+  }
+
+  figures(): ReceivedStream {
+    const { earlier: e, current: c } = this;
+    return { packets: e.pushed + c.pushed, packetsLost: e.lost + c.lost, packetsLate: e.late + c.late, jitterMs: round(this.jitterMs, 2) };
+  }
+}
+
+type WithStats = Gst.Element & { stats?: Gst.Structure | null; lastMessage?: string | null };
+
+function uint64(stats: Gst.Structure, field: string): number {
+  const [ok, value] = stats.getUint64(field) as [boolean, number | bigint];
+  return ok ? Number(value) : 0;
+}
+
+function jitterReading(element: Gst.Element | null): JitterReading | null {
+  const stats = (element as WithStats | null)?.stats;
+  if (!stats) return null;
+  return { pushed: uint64(stats, 'num-pushed'), lost: uint64(stats, 'num-lost'), late: uint64(stats, 'num-late'), jitterNs: uint64(stats, 'avg-jitter') };
+}
+
+function capsSize(pad: Gst.Pad | null): { width: number; height: number } | null {
+  const structure = pad?.getCurrentCaps()?.getStructure(0);
+  if (!structure) return null;
+  const [okW, width] = structure.getInt('width') as [boolean, number];
+  const [okH, height] = structure.getInt('height') as [boolean, number];
+  return okW && okH ? { width, height } : null;
+}
+
+function round(value: number | null, digits: number): number | null {
+  return value === null ? null : Math.round(value * 10 ** digits) / 10 ** digits;
+}
+
+/**
+ * The receive side of one call, read from the playout pipeline by polling (no per-frame JS):
+ * decoded frames (count, size, rate, freezes) and both jitter buffers' counters. A playout
+ * restart mid-call starts its counters again; they are added to those of the earlier ones.
+ */
+class ReceiveMeter {
+  private readonly timeline = new FrameTimeline();
+  private readonly video: StreamTally;
+  private readonly audio: StreamTally;
+  private size: { width: number; height: number } | null = null;
+  private playout: Gst.Pipeline | null;
+  /** Frames decoded by this call's earlier playout pipelines, and by the current one. */
+  private framesBefore = 0;
+  private framesNow = 0;
+  /** The current pipeline's frame count when the call started. */
+  private framesOffset = 0;
+  private polls = 0;
+
+  /** `playout`: the pipeline running when the call starts, if it goes on playing it; its counts so far are not the call's. */
+  constructor(playout: Gst.Pipeline | null = null) {
+    this.playout = playout;
+    const stats = (playout?.getByName(DECODED_FRAMES) as WithStats | null)?.stats;
+    if (stats) this.framesOffset = uint64(stats, 'num-buffers');
+    this.video = new StreamTally(jitterReading(playout?.getByName('vjitter') ?? null));
+    this.audio = new StreamTally(jitterReading(playout?.getByName('ajitter') ?? null));
+  }
+
+  poll(playout: Gst.Pipeline | null, now: number, full: boolean): void {
+    if (!playout) return;
+    if (playout !== this.playout) {
+      if (this.playout) {
+        this.framesBefore += this.framesNow;
+        this.video.newPipeline();
+        this.audio.newPipeline();
+        this.timeline.discontinuity();
+      }
+      this.playout = playout;
+      this.framesNow = 0;
+      this.framesOffset = 0;
+      full = true;
+    }
+    const meter = playout.getByName(DECODED_FRAMES) as WithStats | null;
+    if (meter) {
+      const pts = ptsOfMessage(meter.lastMessage);
+      const stats = meter.stats;
+      if (stats) this.framesNow = Math.max(0, uint64(stats, 'num-buffers') - this.framesOffset);
+      this.timeline.observe(this.framesBefore + this.framesNow, pts, now);
+    }
+    if (!full && ++this.polls % SLOW_POLL_EVERY !== 0) return;
+    const video = jitterReading(playout.getByName('vjitter'));
+    if (video) this.video.update(video);
+    const audio = jitterReading(playout.getByName('ajitter'));
+    if (audio) this.audio.update(audio);
+    // The caps stay from an earlier call until this one's first frame.
+    const size = meter && this.timeline.frames > 0 ? capsSize(meter.getStaticPad('src')) : null;
+    if (size) this.size = size;
+  }
+
+  figures(): ReceivedMedia {
+    const t = this.timeline;
+    return {
+      video: {
+        ...this.video.figures(),
+        frames: t.frames,
+        width: this.size?.width ?? null,
+        height: this.size?.height ?? null,
+        fps: round(t.fps(), 1),
+        freezes: { count: t.freezes, totalMs: Math.round(t.freezeMs) },
+      },
+      audio: this.audio.figures(),
+    };
   }
 }

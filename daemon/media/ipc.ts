@@ -19,6 +19,12 @@ export interface MediaControl {
   snapshot(source: SnapshotSource): Promise<Buffer>;
   injectFault(pipeline: string): Promise<void>;
   setSending(on: boolean): Promise<void>;
+  /**
+   * The size the encoder is given, at most the capture size (scaled live, no restart), or null:
+   * video paused, audio only; the next size resumes it with a keyframe. Stopping sending goes
+   * back to the capture size.
+   */
+  setSendSize(size: FrameSize | null): Promise<void>;
 }
 
 export type MediaMethod = keyof MediaControl;
@@ -34,6 +40,7 @@ export const MEDIA_METHODS: readonly MediaMethod[] = [
   'snapshot',
   'injectFault',
   'setSending',
+  'setSendSize',
 ];
 
 export interface WorkerInit {

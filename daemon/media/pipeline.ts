@@ -67,6 +67,8 @@ export interface SupervisedPipelineEvents extends Record<string, unknown[]> {
   fault: [SerializedError];
   /** The new pipeline object after a (re)start, for the owner to look elements up in. */
   started: [Gst.Pipeline];
+  /** An element message of the current pipeline (zbar's "barcode": frame stamps, bench/call.ts). */
+  element: [Gst.Message];
 }
 
 /**
@@ -164,6 +166,9 @@ export class SupervisedPipeline extends TypedEmitter<SupervisedPipelineEvents> {
         }
         break;
       }
+      case Gst.MessageType.ELEMENT:
+        this.emit('element', msg);
+        break;
       default:
         break;
     }

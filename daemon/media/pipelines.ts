@@ -30,8 +30,11 @@ const ECHO_PROBE = 'echoprobe';
 export const selfViewSize = (s: FrameSize): FrameSize => ({ width: even(s.width / 4), height: even(s.height / 4) });
 const even = (n: number) => Math.max(2, Math.round(n / 2) * 2);
 
-/** Both outputs of a video source: full size for the encoder, quarter size for the self-view. */
-function interVideoOutputs(b: LaunchBuilder, channel: string, size: FrameSize): void {
+/**
+ * Both outputs of a video source: full size for the encoder, quarter size for the self-view.
+ * `sendOnly` goes into the encoder's branch alone (the frame stamp: the self-view stays clean).
+ */
+function interVideoOutputs(b: LaunchBuilder, channel: string, size: FrameSize, sendOnly: string[] = []): void {
   const self = selfViewSize(size);
   // Elements that own a streaming thread are named: the thread takes the name, and the
   // benchmark reads CPU per stage from /proc by thread name.
@@ -40,6 +43,7 @@ function interVideoOutputs(b: LaunchBuilder, channel: string, size: FrameSize): 
   b.chain(
     'srctee.',
     b.el('queue', { name: 'sendq', leaky: 'downstream', 'max-size-buffers': 2 }),
+    ...sendOnly,
     b.el('intervideosink', { name: 'sendsink', channel: `${channel}-send`, sync: false }),
   );
   b.chain(
@@ -57,6 +61,34 @@ export interface CameraSourceOptions {
   size: FrameSize;
   fps: number;
   channel: string;
+  /** media.frameStamps: a QR time code in the sent picture (the simulated camera only). */
+  frameStamps?: boolean;
+}
+
+/** The element that draws the frame stamp; the worker gives it the pipeline's base time (frame-stamps.ts). */
+export const FRAME_STAMP = 'stamp';
+/** The JSON key (upper case: debugqroverlay upper-cases its text) that carries that base time. */
+export const FRAME_STAMP_BASE_KEY = 'BASE';
+
+/**
+ * debugqroverlay writes {"TIMESTAMP": pts, "BUFFERCOUNT": n, …} into each frame; with the
+ * camera pipeline's base time (added as extra data) the far end gets the capture time on the
+ * monotonic clock both workers share. Bottom left, where neither the self-view (bottom right)
+ * nor the overlay text (top) covers it on the far end's screen. 4-pixel modules line up with
+ * H.264's 4×4 transform blocks; they survived x264 at 500–1500 kbit/s (3- and 5-pixel ones
+ * mostly did not), ~200 px square at level M.
+ */
+function frameStamp(b: LaunchBuilder): string {
+  return b.el('debugqroverlay', {
+    name: FRAME_STAMP,
+    x: 0,
+    y: 100,
+    'pixel-size': 4,
+    'qrcode-error-correction': 1,
+    'extra-data-name': FRAME_STAMP_BASE_KEY,
+    // The extra data goes into every frame: the first and then `span` frames after it.
+    'extra-data-span-buffers': 1_000_000_000_000,
+  });
 }
 
 export function describeCamera(o: CameraSourceOptions): PipelineDescription {
@@ -71,7 +103,8 @@ export function describeCamera(o: CameraSourceOptions): PipelineDescription {
     rawVideoCaps(o.size.width, o.size.height, o.fps),
     b.el('tee', { name: 'srctee' }),
   );
-  interVideoOutputs(b, o.channel, o.size);
+  // A measurement aid for test pictures only: never on a real camera's picture.
+  interVideoOutputs(b, o.channel, o.size, o.frameStamps && o.device.api === 'sim' ? [frameStamp(b)] : []);
   return b.build('camera');
 }
 
@@ -120,6 +153,15 @@ export interface VideoSendOptions {
   settings: EncoderSettings;
   host: string;
   port: number;
+  /** The size the encoder is given (a poor link); left out: the capture size. */
+  sendSize?: FrameSize;
+  /** Video paused (audio only): nothing reaches the encoder, no video RTP leaves. */
+  videoPaused?: boolean;
+}
+
+/** The caps of the `sendcaps` filter for a send size; the engine sets them live. */
+export function sendSizeCaps(size: FrameSize): string {
+  return `video/x-raw,width=${size.width},height=${size.height},pixel-aspect-ratio=1/1`;
 }
 
 export function describeVideoSend(o: VideoSendOptions): PipelineDescription {
@@ -128,6 +170,13 @@ export function describeVideoSend(o: VideoSendOptions): PipelineDescription {
     o.encoder.codec === 'H264'
       ? b.el('rtph264pay', { name: 'vpay', pt: VIDEO_PAYLOAD_TYPE, mtu: RTP_MTU, 'config-interval': -1, 'aggregate-mode': 'zero-latency' })
       : b.el('rtpvp8pay', { name: 'vpay', pt: VIDEO_PAYLOAD_TYPE, mtu: RTP_MTU, 'picture-id-mode': '15-bit' });
+  const encoder = o.encoder.fragment(b, o.settings);
+  // The valve goes right before the encoder element, after VP8's videorate: placed before it, a
+  // pause is a gap in time that videorate fills with a burst of repeats on resume (measured:
+  // 90 extra frames in the first second after a 3 s pause).
+  const at = Math.max(0, encoder.findIndex((link) => link.split(' ')[0] === o.encoder.name));
+  // Dropping, it still passes caps on: a size set while paused reaches the encoder at once.
+  encoder.splice(at, 0, b.el('valve', { name: 'vvalve', drop: o.videoPaused ?? false, 'drop-mode': 'forward-sticky-events' }));
   b.chain(
     // Repeats the last frame for up to a second if the source stalls, then sends black.
     b.el('intervideosrc', { name: 'vsendsrc', channel: `${o.channel}-send`, timeout: 1_000_000_000 }),
@@ -136,7 +185,12 @@ export function describeVideoSend(o: VideoSendOptions): PipelineDescription {
     // then overshoots its target by ~30%, measured; x264 holds it. Capture size adaptation is
     // the real cure for an overloaded encoder.)
     b.el('queue', { name: 'encq', 'max-size-buffers': 1, leaky: 'downstream' }),
-    ...o.encoder.fragment(b, o.settings),
+    // The send size follows the link: the engine changes `sendcaps` live and the encoders
+    // renegotiate (a new IDR or VP8 keyframe at the new size). At the capture size videoscale
+    // passes frames through untouched. No borders: 848×480 is 0.6% off 16:9, not worth bars.
+    b.el('videoscale', { name: 'sendscale', 'add-borders': false }),
+    b.el('capsfilter', { name: 'sendcaps', caps: sendSizeCaps(o.sendSize ?? o.size) }),
+    ...encoder,
     payloader,
     b.el('udpsink', { name: 'vudp', host: o.host, port: o.port, sync: false, async: false }),
   );
@@ -211,6 +265,33 @@ export interface PlayoutOptions {
    * holds 120 ms of audio, and video waits as long for lip sync (measured in bench/).
    */
   fec: boolean;
+  /** media.frameStamps: read the far end's frame stamps at the screen (bench/call.ts). */
+  frameStamps?: boolean;
+}
+
+/** The zbar element that reads frame stamps; the worker turns its "barcode" messages into samples. */
+export const FRAME_STAMP_READER = 'stampread';
+
+/**
+ * The frame-stamp reader: a branch off the frames the screen sink gets, cropped to the bottom
+ * left corner where the far end's stamp is (~200 px square from a sender capturing at the
+ * screen's size, 720p; whatever size the link makes it send, the screen scales it back). zbar
+ * scans every line it is given: the whole 720p screen cost ~40 ms of CPU a frame here, more
+ * than a frame's time, and inline before the sink it halved the screen's frame rate and its
+ * backlog broke the decoded picture. The 256×260 corner costs ~3 ms a frame (~9% of a core at
+ * 30 fps); the leaky queue keeps even a starved reader off the screen's path.
+ */
+function frameStampReader(b: LaunchBuilder, tee: string, output: FrameSize): void {
+  const keep = { width: even(output.width / 5), height: even(output.height * 0.36) };
+  b.chain(
+    `${tee}.`,
+    b.el('queue', { name: 'stampq', leaky: 'downstream', 'max-size-buffers': 1 }),
+    b.el('videocrop', { right: output.width - keep.width, top: output.height - keep.height }),
+    // zbar takes YUV only; a window sink's frames are RGB.
+    b.el('videoconvert'),
+    b.el('zbar', { name: FRAME_STAMP_READER }),
+    b.el('fakesink', { name: 'stampsink', sync: false, async: false }),
+  );
 }
 
 // Sinks do not wait for a first buffer (async=false): with no call, no RTP arrives, and a sink
@@ -245,6 +326,19 @@ export function selfViewPlacement(output: FrameSize, self: FrameSize): { x: numb
   return { x: output.width - self.width - margin, y: output.height - self.height - margin };
 }
 
+/** The element after the video decoder whose counters the engine reads (see decodedFrameMeter). */
+export const DECODED_FRAMES = 'vframes';
+
+/**
+ * Counts decoded frames and keeps the newest one's timestamp without any per-frame call into
+ * JS: identity's `stats` (num-buffers) and, with silent=false, its `last-message` (which names
+ * the buffer's pts) are polled by the engine. A pad probe would block the decoder's thread on
+ * the JS thread every frame, and could deadlock a state change to NULL.
+ */
+function decodedFrameMeter(b: LaunchBuilder): string {
+  return b.el('identity', { name: DECODED_FRAMES, silent: false, 'signal-handoffs': false });
+}
+
 export function describePlayout(o: PlayoutOptions): PipelineDescription {
   const b = new LaunchBuilder();
   const { output } = o;
@@ -260,6 +354,7 @@ export function describePlayout(o: PlayoutOptions): PipelineDescription {
     b.el('udpsrc', { name: 'vrtp', address: o.host, port: o.videoPort, caps: rtpCaps('video', o.codec) }),
     b.el('rtpjitterbuffer', { name: 'vjitter', latency: o.jitterLatencyMs, 'do-lost': true, 'drop-on-latency': true }),
     ...videoDecodeChain(b, o.codec),
+    decodedFrameMeter(b),
     b.el('videoconvert'),
     b.el('videoscale'),
     `video/x-raw,width=${output.width},height=${output.height},pixel-aspect-ratio=1/1`,
@@ -290,8 +385,11 @@ export function describePlayout(o: PlayoutOptions): PipelineDescription {
     b.el('videoconvert'),
     // Not leaky: frames wait here for their display time (the pipeline latency, several frames).
     b.el('queue', { name: 'screenq' }),
+    // Frame stamps are read from exactly the frames the sink gets, as close to it as can be.
+    ...(o.frameStamps ? [b.el('tee', { name: 'stamptee' })] : []),
     screenSink(b, o.screen),
   );
+  if (o.frameStamps) frameStampReader(b, 'stamptee', output);
   b.chain(
     b.el('udpsrc', { name: 'artp', address: o.host, port: o.audioPort, caps: rtpCaps('audio', 'OPUS') }),
     b.el('rtpjitterbuffer', { name: 'ajitter', latency: o.jitterLatencyMs, 'do-lost': true }),

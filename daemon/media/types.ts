@@ -33,4 +33,42 @@ export interface MediaStatus {
   pipelines: PipelineStatus[];
   /** Counted by the sinks themselves: frames shown on the screen, audio buffers played. */
   rendered: { videoFrames: number; audioBuffers: number };
+  /**
+   * The size asked for with setSendSize (the capture size unless a poor link asked for less);
+   * null: video paused, audio only.
+   */
+  sendSize: { width: number; height: number } | null;
+  /** The size the encoder is given (its input caps); null while nothing is sent. */
+  sentVideo: { width: number; height: number } | null;
+  /** What the playout received from the far end since the current call started (`setSending(true)`). */
+  received: ReceivedMedia;
+}
+
+/** One received RTP stream, from its jitter buffer (summed over playout restarts). */
+export interface ReceivedStream {
+  /** Packets the jitter buffer passed on. */
+  packets: number;
+  /** Packets it gave up on: missing when their play time came (those that came later are in packetsLate too). */
+  packetsLost: number;
+  /** Packets that arrived after their play time (or again), dropped. */
+  packetsLate: number;
+  /** Interarrival jitter (RFC 3550 style, 1/16 smoothing), ms; null before any packet. */
+  jitterMs: number | null;
+}
+
+export interface ReceivedVideo extends ReceivedStream {
+  /** Frames out of the decoder. */
+  frames: number;
+  /** The decoder's output size; null before the first decoded frame. */
+  width: number | null;
+  height: number | null;
+  /** Decoded frames a second over the last ~2 s; null before the first decoded frame. */
+  fps: number | null;
+  /** Gaps between decoded frames longer than max(3 × the average frame interval, 200 ms). */
+  freezes: { count: number; totalMs: number };
+}
+
+export interface ReceivedMedia {
+  video: ReceivedVideo;
+  audio: ReceivedStream;
 }

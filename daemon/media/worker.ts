@@ -18,11 +18,17 @@ let engine: MediaEngine | null = null;
 async function init(init: WorkerInit): Promise<void> {
   const log = createLogger(init.logLevel as 'info', { part: 'media-worker' });
   // GStreamer is loaded here, so that one that fails to load is reported as a fatal message.
-  engine = await createEngine(init, log);
+  // Frame stamps (a measurement aid) must see the camera start: a loopback sends only once they watch.
+  const stamps = init.settings.frameStamps;
+  engine = await createEngine(stamps ? { ...init, send: false } : init, log);
   engine.on('status', (status) => send({ type: 'status', status }));
   engine.on('camera-lost', (d) => send({ type: 'event', name: 'camera-lost', device: { id: d.id, name: d.name } }));
   engine.on('camera-found', (d) => send({ type: 'event', name: 'camera-found', device: { id: d.id, name: d.name } }));
   await engine.start();
+  if (stamps) {
+    (await import('./frame-stamps.js')).watchFrameStamps(engine, log);
+    if (init.send) engine.setSending(true);
+  }
   send({ type: 'ready', status: engine.status() });
 }
 

@@ -2,11 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { DcError, serializeError, type SerializedError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { MediaControl } from '../media/ipc.js';
+import type { MediaStatus } from '../media/types.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import type { VideoCodecName } from './codecs.js';
+import type { FrameSize } from './quality.js';
+import { CallStatsSampler, type CallStats } from './stats.js';
 import { BoxPeer } from './peer.js';
 import type { RtpBridgePorts } from './rtp-bridge.js';
-import { WhipSession } from './whip.js';
+import { iceFragmentOf, WhipSession, type IceServerLink } from './whip.js';
 
 export type CallPhase = 'idle' | 'connecting' | 'in-call' | 'reconnecting';
 
@@ -16,7 +19,7 @@ export type EndReason =
   | 'remote-left' // the far end hung up
   | 'rejected' // the far end refused (busy)
   | 'no-answer'
-  | 'link-lost' // the link did not come back in time
+  | 'link-lost' // the link did not come back within calls.giveUpAfterS
   | 'failed'; // bad SDP, codec mismatch, media not running…
 
 /** Who to call: another box directly, or a conference server through WHIP (and WHEP to watch). */
@@ -33,18 +36,38 @@ export interface CallSummary {
   lastEnd: { reason: EndReason; at: string; error?: SerializedError } | null;
   /** RTP packets crossing the bridges while in a call. */
   packets: { videoSent: number; videoReceived: number; audioSent: number; audioReceived: number } | null;
+  /** Codec, size, fps, bitrate, loss, jitter, RTT and freezes each way, sampled every 2 s (stats.ts). */
+  stats: CallStats | null;
 }
 
-/** A message of a direct call, carried over MQTT by `DirectSignaling`. */
+/**
+ * A message of a direct call, carried over MQTT. `attempt` numbers the caller's offers within a
+ * call (0 the first; later ones restart ICE, or with `renegotiate` replace the peer connection),
+ * and an answer repeats the number of the offer it answers.
+ */
 export type SignalMessage =
-  | { kind: 'offer'; callId: string; sdp: string }
-  | { kind: 'answer'; callId: string; sdp: string }
+  | { kind: 'offer'; callId: string; sdp: string; attempt?: number; renegotiate?: boolean }
+  | { kind: 'answer'; callId: string; sdp: string; attempt?: number }
   | { kind: 'reject'; callId: string; reason: string }
   | { kind: 'hangup'; callId: string; reason: string };
 
 /** How signalling messages reach the other box (MQTT in the daemon). */
 export interface SignalChannel {
   send(to: string, message: SignalMessage): Promise<void>;
+  /** Whether a message can leave now (the broker is connected); undefined counts as yes. */
+  ready?(): boolean;
+}
+
+/** How a lost link is won back: ICE restarts, then new peer connections, spaced out. */
+export interface RecoveryOptions {
+  /** A link silent this long (after the peer noticed it) gets its first ICE restart (ms, default 1000). */
+  firstAttemptAfterMs?: number;
+  /** The wait after the first attempt; doubled after each (ms, default 3000). */
+  retryMs?: number;
+  /** The longest wait between attempts (ms, default 15000). */
+  maxRetryMs?: number;
+  /** ICE restarts tried before every further attempt renegotiates from scratch (default 2). */
+  iceRestarts?: number;
 }
 
 export interface CallManagerOptions {
@@ -52,11 +75,17 @@ export interface CallManagerOptions {
   signal: SignalChannel;
   ports: { video: RtpBridgePorts; audio: RtpBridgePorts };
   iceServers?: { urls: string; username?: string; credential?: string }[];
+  /** What a call starts sending at: the configured picture size and bitrate, the most a good link gets. */
+  sending?: { captureSize: FrameSize; bitrateKbps: number };
   loopbackOnly?: boolean;
   /** No answer within this long ends the call as `no-answer` (default 20 s). */
   answerTimeoutMs?: number;
-  /** A lost link not back within this long ends the call as `link-lost` (default 30 s). */
-  reconnectTimeoutMs?: number;
+  /**
+   * A lost link not back within this long ends the call as `link-lost`; by default (0) the box
+   * keeps trying until the link is back or the host ends the call.
+   */
+  giveUpAfterMs?: number;
+  recovery?: RecoveryOptions;
   log: Logger;
 }
 
@@ -66,10 +95,25 @@ export type CallManagerEvents = {
   ended: [CallSummary];
 };
 
+type LinkDirection = 'sendrecv' | 'sendonly' | 'recvonly';
+
 /** One peer connection of a call, with its WHIP/WHEP session when it goes to a server. */
 interface Link {
   box: BoxPeer;
+  direction: LinkDirection;
+  /** The WHIP or WHEP endpoint (conference links). */
+  endpoint?: string;
   session?: WhipSession;
+  /** False once the server has refused an ICE restart: recover with a new session instead. */
+  restartable: boolean;
+}
+
+interface Recovery {
+  attempts: number;
+  lostAt: number;
+  nextAt: number;
+  busy: boolean;
+  timer: NodeJS.Timeout;
 }
 
 interface ActiveCall {
@@ -80,7 +124,21 @@ interface ActiveCall {
   since: number;
   links: Link[];
   timer: NodeJS.Timeout | undefined;
+  token?: string | undefined;
+  /** ICE servers a conference server offered in its Link headers, used for its later sessions. */
+  serverIceServers: IceServerLink[];
+  /** Offers sent (caller) or the highest offer number answered (callee). */
+  offers: number;
+  recovery: Recovery | undefined;
+  stats: CallStatsSampler;
 }
+
+/** How often a lost link's recovery is looked at (ms). */
+const RECOVERY_TICK_MS = 250;
+/** Conference server answers that no retry will change: the call ends with the reason. */
+const FINAL_HTTP_STATUS = new Set([400, 401, 403, 404, 415]);
+/** PATCH answers that mean "no ICE restart here": a new session is the way back. */
+const NO_RESTART_STATUS = new Set([404, 405, 422, 501]);
 
 /**
  * The box's call, one at a time, as a state machine: idle → connecting → in-call ⇄
@@ -88,6 +146,13 @@ interface ActiveCall {
  * another plays with WHEP; DELETE on leave. Direct calls between boxes: the caller sends
  * an offer, the callee (idle) answers at once — a village hall has no one to press "answer" —
  * or rejects when busy. Capture and sending run only during a call.
+ *
+ * A lost link (the far end silent for a few seconds) makes the call `reconnecting`; the side
+ * that made the offers — the caller, or the box towards a conference server — first restarts
+ * ICE (a new offer over MQTT, or a PATCH to the server), then builds new peer connections, with
+ * growing waits, until the link is back, the host leaves, or `giveUpAfterMs` passes. While the
+ * broker is out of reach too, nothing is restarted: if the same path comes back, media simply
+ * resumes.
  */
 export class CallManager extends TypedEmitter<CallManagerEvents> {
   private call: ActiveCall | undefined;
@@ -123,6 +188,7 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
               audioReceived: sum((b) => b.audioBridge.counters.received),
             }
           : null,
+      stats: c?.stats.latest() ?? null,
     };
   }
 
@@ -134,9 +200,10 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
     if (this.call) throw new DcError('DC_CMD_REFUSED', `already in a call with ${this.call.peer}; leave it first`);
     if ('peer' in target) return this.callBox(target.peer);
     const call = this.begin(randomUUID(), new URL(target.whip).host, 'outgoing', 'conference');
+    call.token = target.token;
     try {
-      await this.openSession(call, 'sendonly', target.whip, target.token);
-      if (target.whep && this.isCurrent(call)) await this.openSession(call, 'recvonly', target.whep, target.token);
+      await this.openSession(call, this.addLink(call, await this.openPeer(call, 'sendonly'), target.whip));
+      if (target.whep && this.isCurrent(call)) await this.openSession(call, this.addLink(call, await this.openPeer(call, 'recvonly'), target.whep));
       this.arm(call, this.opts.answerTimeoutMs ?? 20_000, 'no-answer');
     } catch (e) {
       await this.end(call, 'failed', e);
@@ -157,7 +224,7 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
   private async callBox(peer: string): Promise<CallSummary> {
     const call = this.begin(randomUUID(), peer, 'outgoing', 'direct');
     try {
-      const box = await this.openPeer(call, 'sendrecv');
+      const box = this.addLink(call, await this.openPeer(call, 'sendrecv')).box;
       const sdp = await box.createOffer();
       // Left (or ended) while the offer was being made.
       if (!this.isCurrent(call)) return this.summary();
@@ -170,14 +237,17 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
     return this.summary();
   }
 
-  /** A peer connection to a conference server, set up by one WHIP or WHEP exchange. */
-  private async openSession(call: ActiveCall, direction: 'sendonly' | 'recvonly', endpoint: string, token: string | undefined): Promise<void> {
-    const box = await this.openPeer(call, direction);
-    const offer = await box.createOffer();
-    const { session, answer } = await WhipSession.start({ endpoint, ...(token ? { token } : {}), log: this.opts.log }, offer);
-    const link = call.links.find((l) => l.box === box);
-    if (link) link.session = session;
-    await box.acceptAnswer(answer.sdp);
+  /** Sets up a conference link's peer connection by one WHIP or WHEP exchange. */
+  private async openSession(call: ActiveCall, link: Link): Promise<void> {
+    const offer = await link.box.createOffer();
+    const { session, answer } = await WhipSession.start(
+      { endpoint: link.endpoint ?? '', ...(call.token ? { token: call.token } : {}), log: this.opts.log },
+      offer,
+    );
+    link.session = session;
+    link.restartable = true;
+    if (answer.iceServers.length > 0) call.serverIceServers = answer.iceServers;
+    await link.box.acceptAnswer(answer.sdp);
   }
 
   /** A signalling message from box `from`. */
@@ -185,13 +255,15 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
     const call = this.call;
     switch (message.kind) {
       case 'offer': {
+        if (call?.id === message.callId && call.peer === from) return this.onReoffer(call, message);
         if (call) {
           await this.opts.signal.send(from, { kind: 'reject', callId: message.callId, reason: 'busy' });
           return;
         }
         const incoming = this.begin(message.callId, from, 'incoming', 'direct');
+        incoming.offers = message.attempt ?? 0;
         try {
-          const box = await this.openPeer(incoming, 'sendrecv');
+          const box = this.addLink(incoming, await this.openPeer(incoming, 'sendrecv')).box;
           const sdp = await box.answer(message.sdp);
           await this.opts.signal.send(from, { kind: 'answer', callId: message.callId, sdp });
           this.arm(incoming, this.opts.answerTimeoutMs ?? 20_000, 'no-answer');
@@ -202,7 +274,12 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
         return;
       }
       case 'answer':
-        if (call?.id !== message.callId || call.peer !== from || !call.links[0]) return;
+        // Only the answer to the latest offer: an older one carries credentials no longer in use.
+        if (call?.id !== message.callId || call.peer !== from || !call.links[0] || (message.attempt ?? 0) !== call.offers) return;
+        if (call.offers > 0) {
+          await call.links[0].box.acceptAnswer(message.sdp).catch((e: unknown) => this.recoveryFailed(call, e));
+          return;
+        }
         try {
           await call.links[0].box.acceptAnswer(message.sdp);
         } catch (e) {
@@ -219,6 +296,26 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
     }
   }
 
+  /**
+   * The caller's later offer in the call: an ICE restart on the same peer connection, or with
+   * `renegotiate` a new one. A repeated or older offer (delayed by the broker) is dropped.
+   */
+  private async onReoffer(call: ActiveCall, message: Extract<SignalMessage, { kind: 'offer' }>): Promise<void> {
+    const attempt = message.attempt ?? 0;
+    if (attempt <= call.offers) return;
+    call.offers = attempt;
+    this.opts.log.info({ event: 'call.reoffer', callId: call.id, attempt, renegotiate: message.renegotiate ?? false }, 'the caller restarts the link');
+    try {
+      const link = call.links[0] ?? this.addLink(call, await this.openPeer(call, 'sendrecv'));
+      if (message.renegotiate) await this.replacePeer(call, link);
+      const sdp = await link.box.answer(message.sdp);
+      if (this.isCurrent(call)) await this.opts.signal.send(call.peer, { kind: 'answer', callId: call.id, sdp, attempt });
+    } catch (e) {
+      // The caller tries again; the call stays.
+      this.recoveryFailed(call, e);
+    }
+  }
+
   /** Ends any call (daemon shutdown). */
   async stop(): Promise<void> {
     if (this.call) await this.leave('left').catch(() => undefined);
@@ -229,30 +326,61 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
   }
 
   private begin(id: string, peer: string, direction: 'outgoing' | 'incoming', kind: 'direct' | 'conference'): ActiveCall {
-    const call: ActiveCall = { id, peer, kind, direction, since: Date.now(), links: [], timer: undefined };
+    const links: Link[] = [];
+    const call: ActiveCall = {
+      id,
+      peer,
+      kind,
+      direction,
+      since: Date.now(),
+      links,
+      timer: undefined,
+      serverIceServers: [],
+      offers: 0,
+      recovery: undefined,
+      stats: new CallStatsSampler({ peers: () => links.map((l) => l.box), media: { status: () => this.mediaStatus() } }),
+    };
+    call.stats.start();
     this.call = call;
     this.setPhase('connecting');
     this.opts.log.info({ event: 'call.connecting', callId: id, peer, direction }, `call ${direction} with ${peer}`);
     return call;
   }
 
-  private async openPeer(call: ActiveCall, direction: 'sendrecv' | 'sendonly' | 'recvonly'): Promise<BoxPeer> {
+  private addLink(call: ActiveCall, box: BoxPeer, endpoint?: string): Link {
+    const link: Link = { box, direction: box.direction, restartable: true, ...(endpoint ? { endpoint } : {}) };
+    call.links.push(link);
+    return link;
+  }
+
+  /** A new peer connection in place of `link`'s (a full renegotiation); the old one is closed first, freeing its ports. */
+  private async replacePeer(call: ActiveCall, link: Link): Promise<void> {
+    await link.box.close();
+    link.box = await this.openPeer(call, link.direction);
+  }
+
+  private async openPeer(call: ActiveCall, direction: LinkDirection): Promise<BoxPeer> {
     const media = this.opts.media();
     if (!media) throw new DcError('DC_MEDIA_NOT_RUNNING', 'the media engine is restarting; try again in a few seconds');
     const status = await media.status();
     if (!status.encoder) throw new DcError('DC_MEDIA_NO_ENCODER', 'no video encoder works on this box');
-    if (direction !== 'recvonly') await media.setSending(true);
+    const sending = this.opts.sending;
+    if (direction !== 'recvonly') {
+      // Each call (and each new peer connection) starts at full quality; the link lowers it.
+      if (sending) await Promise.all([media.setSendSize(sending.captureSize), media.setBitrate(sending.bitrateKbps)]);
+      await media.setSending(true);
+    }
     const box = await BoxPeer.create({
       videoCodec: status.encoder.codec as VideoCodecName,
       direction,
       video: this.opts.ports.video,
       audio: this.opts.ports.audio,
       media,
-      iceServers: this.opts.iceServers ?? [],
+      ...(sending ? { captureSize: sending.captureSize, maxBitrateKbps: sending.bitrateKbps } : {}),
+      iceServers: [...(this.opts.iceServers ?? []), ...call.serverIceServers],
       loopbackOnly: this.opts.loopbackOnly ?? false,
       log: this.opts.log,
     });
-    call.links.push({ box });
     box.on('state', () => void this.onLinkState(call));
     return box;
   }
@@ -262,15 +390,104 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
     if (this.call !== call) return;
     const states = call.links.map((l) => l.box.state);
     if (states.every((s) => s === 'connected')) {
+      if (this.phase === 'in-call') return;
       clearTimeout(call.timer);
-      const rejoined = this.phase === 'reconnecting';
+      const recovery = call.recovery;
+      this.stopRecovery(call);
       this.setPhase('in-call');
-      this.opts.log.info({ event: rejoined ? 'call.recovered' : 'call.joined', callId: call.id, peer: call.peer }, 'in the call');
-      if (!rejoined) this.emit('joined', this.summary());
+      if (recovery) {
+        const lostMs = Date.now() - recovery.lostAt;
+        this.opts.log.info({ event: 'call.recovered', callId: call.id, peer: call.peer, lostMs, attempts: recovery.attempts }, 'the call is back');
+      } else {
+        this.opts.log.info({ event: 'call.joined', callId: call.id, peer: call.peer }, 'in the call');
+        this.emit('joined', this.summary());
+      }
     } else if (states.some((s) => s === 'disconnected' || s === 'failed') && this.phase === 'in-call') {
-      this.setPhase('reconnecting');
-      this.arm(call, this.opts.reconnectTimeoutMs ?? 30_000, 'link-lost');
+      this.startRecovery(call);
     }
+  }
+
+  private startRecovery(call: ActiveCall): void {
+    const now = Date.now();
+    const timer = setInterval(() => void this.recoveryTick(call), RECOVERY_TICK_MS);
+    timer.unref();
+    call.recovery = { attempts: 0, lostAt: now, nextAt: now + (this.opts.recovery?.firstAttemptAfterMs ?? 1000), busy: false, timer };
+    this.opts.log.warn({ event: 'call.link_lost', callId: call.id, peer: call.peer }, 'the call link is lost; reconnecting');
+    this.setPhase('reconnecting');
+  }
+
+  private stopRecovery(call: ActiveCall): void {
+    if (call.recovery) clearInterval(call.recovery.timer);
+    call.recovery = undefined;
+  }
+
+  /** One step of a lost link's recovery: give up, wait, or make the next attempt. */
+  private async recoveryTick(call: ActiveCall): Promise<void> {
+    const r = call.recovery;
+    if (!r || r.busy || !this.isCurrent(call)) return;
+    const now = Date.now();
+    const giveUp = this.opts.giveUpAfterMs ?? 0;
+    if (giveUp > 0 && now - r.lostAt >= giveUp) return this.end(call, 'link-lost');
+    // The callee waits for the caller's new offer: two restarting sides would cross.
+    const drives = call.kind === 'conference' || call.direction === 'outgoing';
+    if (!drives || now < r.nextAt) return;
+    // An ICE restart that cannot be signalled only breaks a path that may yet come back.
+    if (call.kind === 'direct' && this.opts.signal.ready?.() === false) return;
+    r.busy = true;
+    const attempt = ++r.attempts;
+    const { iceRestarts = 2, retryMs = 3000, maxRetryMs = 15_000 } = this.opts.recovery ?? {};
+    const renegotiate = attempt > iceRestarts;
+    this.opts.log.info({ event: 'call.recovery_attempt', callId: call.id, attempt, renegotiate }, renegotiate ? 'renegotiating the call' : 'restarting ICE');
+    try {
+      if (call.kind === 'direct') await this.reofferBox(call, renegotiate);
+      else await this.restartConference(call, renegotiate);
+    } catch (e) {
+      if (isFinal(e)) return this.end(call, 'failed', e);
+      this.recoveryFailed(call, e);
+    } finally {
+      r.busy = false;
+    }
+    r.nextAt = Date.now() + Math.min(maxRetryMs, retryMs * 2 ** (attempt - 1));
+  }
+
+  /** The caller's new offer to the other box: an ICE restart, or a new peer connection. */
+  private async reofferBox(call: ActiveCall, renegotiate: boolean): Promise<void> {
+    const link = call.links[0];
+    if (!link) return;
+    if (renegotiate) await this.replacePeer(call, link);
+    const sdp = await link.box.createOffer({ iceRestart: !renegotiate });
+    if (!this.isCurrent(call)) return;
+    const attempt = ++call.offers;
+    await this.opts.signal.send(call.peer, { kind: 'offer', callId: call.id, sdp, attempt, ...(renegotiate ? { renegotiate } : {}) });
+  }
+
+  /**
+   * Each lost conference link: an ICE restart by PATCH while the server takes them, else (or
+   * when renegotiating) a new session — DELETE the old one, POST a new offer.
+   */
+  private async restartConference(call: ActiveCall, renegotiate: boolean): Promise<void> {
+    for (const link of call.links) {
+      if (link.box.state === 'connected' || !this.isCurrent(call)) continue;
+      if (!renegotiate && link.restartable && link.session) {
+        try {
+          const offer = await link.box.createOffer({ iceRestart: true });
+          await link.box.acceptRestartFragment(await link.session.restartIce(iceFragmentOf(offer)));
+          continue;
+        } catch (e) {
+          if (!NO_RESTART_STATUS.has(httpStatus(e) ?? 0)) throw e;
+          this.opts.log.info({ event: 'call.ice_restart_refused', status: httpStatus(e) }, 'the server cannot restart ICE; making a new session');
+          link.restartable = false;
+        }
+      }
+      await link.session?.end().catch(() => undefined);
+      delete link.session;
+      await this.replacePeer(call, link);
+      await this.openSession(call, link);
+    }
+  }
+
+  private recoveryFailed(call: ActiveCall, e: unknown): void {
+    this.opts.log.warn({ event: 'call.recovery_failed', callId: call.id, err: serializeError(e) }, 'a reconnection attempt failed; trying again');
   }
 
   /** Ends `call` with `reason` unless it has changed phase to in-call by then. */
@@ -285,6 +502,8 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
   private async end(call: ActiveCall, reason: EndReason, error?: unknown): Promise<void> {
     if (this.call !== call) return;
     clearTimeout(call.timer);
+    this.stopRecovery(call);
+    call.stats.stop();
     const ended = this.summary();
     this.call = undefined;
     this.lastEnd = { reason, at: new Date().toISOString(), ...(error ? { error: serializeError(error) } : {}) };
@@ -301,8 +520,24 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
     this.emit('ended', { ...ended, state: 'idle', lastEnd: this.lastEnd });
   }
 
+  private async mediaStatus(): Promise<MediaStatus> {
+    const media = this.opts.media();
+    if (!media) throw new DcError('DC_MEDIA_NOT_RUNNING', 'the media engine is restarting');
+    return media.status();
+  }
+
   private setPhase(phase: CallPhase): void {
     this.phase = phase;
     this.emit('state', this.summary());
   }
+}
+
+function httpStatus(e: unknown): number | undefined {
+  const status = (e as { details?: { status?: unknown } }).details?.status;
+  return typeof status === 'number' ? status : undefined;
+}
+
+/** A conference server's answer that no retry will change: no such room, token refused… */
+function isFinal(e: unknown): boolean {
+  return FINAL_HTTP_STATUS.has(httpStatus(e) ?? 0);
 }

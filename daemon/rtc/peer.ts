@@ -4,12 +4,15 @@ import type { Logger } from '../log.js';
 import { AUDIO_PAYLOAD_TYPE, VIDEO_PAYLOAD_TYPE } from '../media/pipelines.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { opus, videoCodecs, type VideoCodecName } from './codecs.js';
+import { SendQuality, type FrameSize } from './quality.js';
 import { RtpBridge, type RtpBridgePorts } from './rtp-bridge.js';
 
 /** What a call asks of the media engine while it runs. */
 export interface PeerMediaControl {
   forceKeyframe(): Promise<void>;
   setBitrate(kbps: number): Promise<void>;
+  /** The picture size sent, smaller on a poor link; null: video paused, audio only. */
+  setSendSize?(size: FrameSize | null): Promise<void>;
 }
 
 export interface BoxPeerOptions {
@@ -28,9 +31,20 @@ export interface BoxPeerOptions {
   loopbackOnly?: boolean;
   /** How long gathering may take before the SDP is handed out anyway (ms, default 5000). */
   gatherTimeoutMs?: number;
+  /**
+   * No packet (RTP or RTCP) from the far end for this long counts as a lost link, long before
+   * ICE consent (30 s) expires (ms; default 3000 for a peer that receives media, 8000 for a
+   * sending-only one, which hears RTCP only every few seconds).
+   */
+  silenceMs?: number;
   /** Encoder bitrate limits that a bandwidth estimate is clamped to (kbit/s). */
   minBitrateKbps?: number;
   maxBitrateKbps?: number;
+  /**
+   * The camera's size, the top of the picture-size ladder a poor link steps down (see
+   * quality.ts); without it only the bitrate follows the link.
+   */
+  captureSize?: FrameSize;
   log: Logger;
 }
 
@@ -42,9 +56,15 @@ export type BoxPeerEvents = {
   keyframe: [reason: 'pli' | 'fir'];
   /** A new bandwidth estimate from the far end became the encoder bitrate. */
   bitrate: [kbps: number];
+  /** The link's quality changed the picture size sent (null: audio only). */
+  size: [size: FrameSize | null];
 };
 
+/** How often the far end's silence is checked (ms). */
+const SILENCE_CHECK_MS = 500;
 /** RTCP payload-specific feedback (RFC 4585) and its formats. */
+const SR = 200;
+const RR = 201;
 const PSFB = 206;
 const FMT_PLI = 1;
 const FMT_FIR = 4;
@@ -70,8 +90,20 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
   private readonly audio: RTCRtpTransceiver;
   private lastKeyframeAt = 0;
   private bitrateKbps: number | undefined;
+  private readonly quality: SendQuality | undefined;
+  /** The far end's last bandwidth estimate (REMB) and loss report for our video. */
+  private link: { estimateKbps?: number; lossFraction?: number } = {};
   private closed = false;
   private rtcpWatched = false;
+  private rtcpReceived = 0;
+  private remoteVideoSsrc: number | undefined;
+  /** Inbound packets counted at the last check, and when that count last moved. */
+  private heard = { packets: 0, at: 0 };
+  private silent = false;
+  /** Set once DTLS is up: from then on ICE and the far end's packets tell the link's state. */
+  private established = false;
+  private silenceTimer: NodeJS.Timeout | undefined;
+  private reportedState: PeerState = 'new';
 
   private constructor(
     private readonly opts: BoxPeerOptions,
@@ -79,6 +111,9 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
     audioBridge: RtpBridge,
   ) {
     super();
+    // A camera below the ladder's lowest rung (360p) keeps its size; only the bitrate follows.
+    const ladder = opts.captureSize && opts.direction !== 'recvonly' && opts.captureSize.height >= 360 && opts.captureSize.width >= 640;
+    if (ladder) this.quality = new SendQuality({ captureSize: opts.captureSize!, maxVideoKbps: opts.maxBitrateKbps ?? 2500 });
     this.videoBridge = videoBridge;
     this.audioBridge = audioBridge;
     this.pc = new RTCPeerConnection({
@@ -89,7 +124,7 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
     });
     const videoTrack = new MediaStreamTrack({ kind: 'video' });
     const audioTrack = new MediaStreamTrack({ kind: 'audio' });
-    const direction = opts.direction ?? 'sendrecv';
+    const { direction } = this;
     this.video = this.pc.addTransceiver(videoTrack, { direction });
     this.audio = this.pc.addTransceiver(audioTrack, { direction });
     videoBridge.sendTo(videoTrack);
@@ -100,10 +135,14 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
     });
     this.audio.onTrack.subscribe((remote) => audioBridge.receiveFrom(remote));
     this.pc.connectionStateChange.subscribe((state) => {
-      if (state === 'connected') this.watchRtcp();
-      opts.log.info({ event: 'rtc.state', state }, `call link ${state}`);
-      this.emit('state', state);
+      if (state === 'connected') {
+        this.established = true;
+        this.watchRtcp();
+        this.watchSilence();
+      }
+      this.reportState();
     });
+    this.pc.iceConnectionStateChange.subscribe(() => this.reportState());
   }
 
   /** Opens the RTP bridges on their ports and builds the peer connection (no network yet). */
@@ -121,30 +160,78 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
     return new BoxPeer(opts, video, audio);
   }
 
-  get state(): PeerState {
-    return this.pc.connectionState as PeerState;
+  get direction(): 'sendrecv' | 'sendonly' | 'recvonly' {
+    return this.opts.direction ?? 'sendrecv';
   }
 
-  /** An offer with every candidate in it (gathering waited for), for signalling without trickle. */
+  /**
+   * The link's state. Once connected, it follows ICE (an ICE restart keeps the DTLS session, so
+   * the peer connection's own state would stay `connected` or `failed` through it) and the far
+   * end's packets: `disconnected` while it is silent.
+   */
+  get state(): PeerState {
+    const state = this.pc.connectionState as PeerState;
+    if (!this.established || state === 'closed') return state;
+    const ice = this.pc.iceConnectionState;
+    if (ice === 'failed') return 'failed';
+    // Hearing the far end is not enough: after an ICE restart that never reached it, there is
+    // no selected pair to send on.
+    const canSend = this.pc.dtlsTransports.every((d) => d.iceTransport.connection.nominated !== undefined);
+    return (ice === 'connected' || ice === 'completed') && !this.silent && canSend ? 'connected' : 'disconnected';
+  }
+
+  /**
+   * An offer with every candidate in it (gathering waited for), for signalling without trickle.
+   * With `iceRestart`, new ICE credentials: both ends gather and check again, on the same DTLS
+   * session, so media resumes without a new handshake.
+   */
   async createOffer(options: { iceRestart?: boolean } = {}): Promise<string> {
     await this.pc.setLocalDescription(await this.pc.createOffer(options));
     return this.completeLocalSdp();
+  }
+
+  /**
+   * The far end's answer to an ICE restart that came as an SDP fragment (WHIP/WHEP PATCH): its
+   * new credentials and candidates put into its last full answer.
+   */
+  async acceptRestartFragment(fragment: string): Promise<void> {
+    const previous = this.pc.remoteDescription?.sdp;
+    if (!previous) throw new DcError('DC_RTC_BAD_SDP', 'no earlier answer to restart from');
+    await this.acceptAnswer(withIceFragment(previous, fragment));
   }
 
   /** Takes the far end's offer and returns the answer, candidates included. */
   async answer(offerSdp: string): Promise<string> {
     await this.setRemote('offer', offerSdp);
     await this.pc.setLocalDescription(await this.pc.createAnswer());
-    return this.completeLocalSdp();
+    const sdp = await this.completeLocalSdp();
+    this.startRestartedIce();
+    return sdp;
   }
 
   async acceptAnswer(answerSdp: string): Promise<void> {
     await this.setRemote('answer', answerSdp);
+    this.startRestartedIce();
+  }
+
+  /**
+   * werift (0.25) starts ICE checks only while DTLS is not yet up, so after an ICE restart on an
+   * established session nothing would check the new candidates (and no pair is selected): start
+   * them here.
+   */
+  private startRestartedIce(): void {
+    if (!this.established) return;
+    for (const dtls of this.pc.dtlsTransports) {
+      const ice = dtls.iceTransport;
+      if (ice.connection.nominated || ice.state === 'closed') continue;
+      ice.start().catch((e: Error) => this.opts.log.warn({ event: 'rtc.ice_restart_failed', err: e.message }, 'ICE restart checks failed'));
+    }
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.silenceTimer);
     this.videoBridge.close();
     this.audioBridge.close();
     await this.pc.close();
@@ -193,19 +280,64 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
     const transport = this.video.sender.dtlsTransport;
     if (!transport) return;
     this.rtcpWatched = true;
-    transport.onRtcp.subscribe((packet) => this.onRtcp(packet));
+    transport.onRtcp.subscribe((packet) => {
+      this.rtcpReceived++;
+      this.onRtcp(packet);
+    });
+  }
+
+  /**
+   * Watches that the far end is still heard. A cut link shows as `disconnected` within
+   * `silenceMs` (the call says "reconnecting"); when packets come back, the state returns to
+   * `connected` and the far end is asked for a keyframe, since the decoder lost the picture.
+   */
+  private watchSilence(): void {
+    if (this.silenceTimer) return;
+    const receives = this.direction !== 'sendonly';
+    const limit = this.opts.silenceMs ?? (receives ? 3000 : 8000);
+    this.heard = { packets: this.inboundPackets(), at: performance.now() };
+    this.silenceTimer = setInterval(() => {
+      const packets = this.inboundPackets();
+      const now = performance.now();
+      if (packets !== this.heard.packets) this.heard = { packets, at: now };
+      const silent = now - this.heard.at >= limit;
+      if (silent !== this.silent) {
+        this.silent = silent;
+        if (!silent) this.askForKeyframe();
+      }
+      // Also catches a selected pair lost or found again (an ICE restart), which has no event.
+      this.reportState();
+    }, SILENCE_CHECK_MS);
+    this.silenceTimer.unref();
+  }
+
+  private inboundPackets(): number {
+    return this.videoBridge.counters.received + this.audioBridge.counters.received + this.rtcpReceived;
+  }
+
+  private reportState(): void {
+    const state = this.state;
+    if (state === this.reportedState || this.closed) return;
+    this.reportedState = state;
+    this.opts.log.info({ event: 'rtc.state', state }, `call link ${state}`);
+    this.emit('state', state);
   }
 
   private onRtcp(packet: RtcpPacket): void {
-    if (packet.type !== PSFB) return;
     const ours = this.video.sender.ssrc;
+    if (packet.type === RR || packet.type === SR) {
+      const report = (packet as { reports: Array<{ ssrc: number; fractionLost: number }> }).reports.find((r) => r.ssrc === ours);
+      if (report) this.followLink({ lossFraction: report.fractionLost / 256 });
+      return;
+    }
+    if (packet.type !== PSFB) return;
     const feedback = (packet as { feedback: { count: number; mediaSsrc?: number; bitrate?: bigint; ssrcFeedbacks?: number[] } })
       .feedback;
     if (feedback.count === FMT_PLI && feedback.mediaSsrc === ours) this.requestKeyframe('pli');
     // A FIR names its SSRCs in its entries; on this bundle only our video can be meant.
     else if (feedback.count === FMT_FIR) this.requestKeyframe('fir');
     else if (feedback.count === FMT_REMB && feedback.bitrate !== undefined && (feedback.ssrcFeedbacks ?? []).includes(ours)) {
-      this.applyEstimate(Number(feedback.bitrate) / 1000);
+      this.followLink({ estimateKbps: Number(feedback.bitrate) / 1000 });
     }
   }
 
@@ -217,13 +349,14 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
   private askForKeyframes(remote: MediaStreamTrack): void {
     const { unSubscribe } = remote.onReceiveRtp.subscribe((rtp) => {
       unSubscribe();
-      const ssrc = rtp.header.ssrc;
-      for (const delayMs of REMOTE_KEYFRAME_ASKS_MS) {
-        setTimeout(() => {
-          if (!this.closed) this.video.receiver.sendRtcpPLI(ssrc).catch(() => undefined);
-        }, delayMs).unref();
-      }
+      this.remoteVideoSsrc = rtp.header.ssrc;
+      for (const delayMs of REMOTE_KEYFRAME_ASKS_MS) setTimeout(() => this.askForKeyframe(), delayMs).unref();
     });
+  }
+
+  private askForKeyframe(): void {
+    if (this.closed || this.remoteVideoSsrc === undefined) return;
+    this.video.receiver.sendRtcpPLI(this.remoteVideoSsrc).catch(() => undefined);
   }
 
   private requestKeyframe(reason: 'pli' | 'fir'): void {
@@ -236,18 +369,71 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
     );
   }
 
-  /** The far end's estimate, less room for audio and RTP overhead, within the configured range. */
-  private applyEstimate(estimateKbps: number): void {
+  /**
+   * A new view of the link from the far end (an estimate, or a loss report): the picture size
+   * and the encoder bitrate follow it (quality.ts). Without an estimate yet, loss alone drives.
+   */
+  private followLink(news: { estimateKbps?: number; lossFraction?: number }): void {
+    this.link = { ...this.link, ...news };
     const min = this.opts.minBitrateKbps ?? 150;
     const max = this.opts.maxBitrateKbps ?? 2500;
-    const target = Math.round(Math.min(max, Math.max(min, estimateKbps * 0.85 - 40)));
+    // werift keeps the RTT it measures from our SRs and the far end's RRs (seconds) to itself.
+    const rttS = (this.video.sender as unknown as { rtt?: number }).rtt;
+    if (!this.quality) {
+      if (news.estimateKbps !== undefined) this.applyBitrate(Math.round(Math.min(max, Math.max(min, news.estimateKbps * 0.85 - 40))), news.estimateKbps);
+      return;
+    }
+    // No estimate: as much as the encoder may use, so that only loss limits it.
+    const estimateKbps = this.link.estimateKbps ?? (max + 40) / 0.85;
+    const decision = this.quality.observe({
+      estimateKbps,
+      ...(this.link.lossFraction !== undefined ? { lossFraction: this.link.lossFraction } : {}),
+      ...(rttS ? { rttMs: rttS * 1000 } : {}),
+      at: performance.now(),
+    });
+    if (decision.changed) {
+      this.opts.log.info({ event: 'rtc.send_size', rung: decision.rung, budgetKbps: decision.budgetKbps, loss: this.link.lossFraction }, `the link carries ${decision.rung}`);
+      this.opts.media.setSendSize?.(decision.size).then(
+        () => this.emit('size', decision.size),
+        (e: Error) => this.opts.log.warn({ event: 'rtc.send_size_failed', err: e.message }, 'picture size not applied'),
+      );
+    }
+    if (decision.size) this.applyBitrate(Math.max(min, decision.videoKbps), estimateKbps);
+  }
+
+  private applyBitrate(target: number, estimateKbps: number): void {
     if (this.bitrateKbps !== undefined && Math.abs(target - this.bitrateKbps) < this.bitrateKbps * BITRATE_STEP) return;
     this.bitrateKbps = target;
+    this.opts.log.info({ event: 'rtc.bitrate', kbps: target, estimateKbps: Math.round(estimateKbps), loss: this.link.lossFraction }, 'encoder bitrate follows the link');
     this.opts.media.setBitrate(target).then(
       () => this.emit('bitrate', target),
       (e: Error) => this.opts.log.warn({ event: 'rtc.bitrate_failed', err: e.message }, 'bitrate not applied'),
     );
   }
+}
+
+/**
+ * `sdp` with the ICE credentials and candidates of an SDP fragment (RFC 8840) in place of its
+ * own: the fragment's ufrag and pwd replace every section's, and its candidates (all on the one
+ * bundled transport) go into the first section.
+ */
+export function withIceFragment(sdp: string, fragment: string): string {
+  const ufrag = /^a=ice-ufrag:(\S+)/m.exec(fragment)?.[1];
+  const pwd = /^a=ice-pwd:(\S+)/m.exec(fragment)?.[1];
+  if (!ufrag || !pwd) throw new DcError('DC_RTC_BAD_SDP', 'the ICE restart answer has no ice-ufrag and ice-pwd');
+  const candidates = fragment.split(/\r?\n/).filter((l) => l.startsWith('a=candidate:') || l === 'a=end-of-candidates');
+  const out: string[] = [];
+  for (const line of sdp.split(/\r?\n/)) {
+    if (line === '') continue;
+    if (line.startsWith('a=candidate:') || line === 'a=end-of-candidates') continue;
+    if (line.startsWith('a=ice-ufrag:')) out.push(`a=ice-ufrag:${ufrag}`);
+    else if (line.startsWith('a=ice-pwd:')) out.push(`a=ice-pwd:${pwd}`);
+    else out.push(line);
+  }
+  // Candidates go at the end of the first media section.
+  const second = out.findIndex((l, i) => l.startsWith('m=') && out.slice(0, i).some((x) => x.startsWith('m=')));
+  out.splice(second === -1 ? out.length : second, 0, ...candidates);
+  return `${out.join('\r\n')}\r\n`;
 }
 
 /** Why `sdp` cannot carry a call, or undefined: a session line first, and audio or video in it. */

@@ -19,6 +19,11 @@ export interface RtpBridgeCounters {
   sent: number;
   /** Packets from the far end handed to the playout pipeline. */
   received: number;
+  /** RTP payload bytes of those packets (headers and padding left out): what the codec made. */
+  bytesSent: number;
+  bytesReceived: number;
+  /** Packets with the marker bit sent: for video, the last packet of each frame. */
+  framesSent: number;
 }
 
 const LOOPBACK = '127.0.0.1';
@@ -31,7 +36,7 @@ const LOOPBACK = '127.0.0.1';
  * packets from the remote track get the payload type the playout pipeline expects.
  */
 export class RtpBridge {
-  readonly counters: RtpBridgeCounters = { sent: 0, received: 0 };
+  readonly counters: RtpBridgeCounters = { sent: 0, received: 0, bytesSent: 0, bytesReceived: 0, framesSent: 0 };
   private readonly socket: Socket;
   private lastSsrc: number | undefined;
   private unsubscribe: (() => void) | undefined;
@@ -74,6 +79,8 @@ export class RtpBridge {
       }
       this.lastSsrc = ssrc;
       this.counters.sent++;
+      this.counters.bytesSent += rtpPayloadLength(datagram);
+      if (datagram[1]! & 0x80) this.counters.framesSent++;
       local.writeRtp(datagram);
     });
   }
@@ -87,6 +94,7 @@ export class RtpBridge {
       const datagram = rtp.serialize();
       datagram[1] = (datagram[1]! & 0x80) | this.payloadType;
       this.counters.received++;
+      this.counters.bytesReceived += rtp.payload.length;
       this.socket.send(datagram, this.ports.toMedia, LOOPBACK);
     });
     this.unsubscribe = unSubscribe;
@@ -98,4 +106,16 @@ export class RtpBridge {
     this.socket.removeAllListeners('message');
     this.socket.close();
   }
+}
+
+/** The payload length of a serialized RTP packet (RFC 3550 5.1: CSRCs, extension, padding off); 0 if malformed. */
+export function rtpPayloadLength(datagram: Buffer): number {
+  const first = datagram[0] ?? 0;
+  let header = 12 + 4 * (first & 0x0f);
+  if (first & 0x10) {
+    if (datagram.length < header + 4) return 0;
+    header += 4 + 4 * datagram.readUInt16BE(header + 2);
+  }
+  const padding = first & 0x20 ? (datagram[datagram.length - 1] ?? 0) : 0;
+  return Math.max(0, datagram.length - header - padding);
 }

@@ -73,6 +73,23 @@ export class WhipSession {
     throw await failure(response, 'the server refused the candidates');
   }
 
+  /**
+   * Restarts ICE on the server (RFC 9725 §4.4.1.2): our new credentials and candidates go by
+   * PATCH with `If-Match: "*"`; the server's come back as a fragment. Throws a coded reason with
+   * the HTTP status in `details.status` (422/405/501: the server cannot restart ICE; 404: the
+   * session is gone) so the caller can fall back to a new session.
+   */
+  async restartIce(fragment: string): Promise<string> {
+    const response = await request(this.opts, this.resource, {
+      method: 'PATCH',
+      headers: { 'Content-Type': 'application/trickle-ice-sdpfrag', 'If-Match': '"*"' },
+      body: fragment,
+    });
+    if (response.status !== 200) throw await failure(response, 'the server did not restart ICE');
+    this.etag = response.headers.get('etag') ?? this.etag;
+    return response.text();
+  }
+
   /** Ends the session on the server; a session already gone (404) is not an error. */
   async end(): Promise<void> {
     const response = await request(this.opts, this.resource, { method: 'DELETE' });
@@ -101,12 +118,31 @@ async function failure(response: Response, what: string): Promise<DcError> {
       ? 'the access token was refused'
       : response.status === 404
         ? 'no such room or session on the server'
+        : response.status === 422 || response.status === 405 || response.status === 501
+          ? 'the server does not support this'
         : response.status === 415
           ? 'the server does not take SDP offers there'
           : response.status === 429 || response.status === 503
             ? 'the server is busy; try again later'
             : `HTTP ${response.status}`;
   return new DcError('DC_RTC_SERVER', `${what}: ${reason}${body ? ` (${body})` : ''}`, { status: response.status });
+}
+
+/**
+ * The ICE part of a local SDP as a fragment for PATCH (RFC 8840): the first media section's line
+ * and mid (the transport is bundled), its credentials and every candidate.
+ */
+export function iceFragmentOf(sdp: string): string {
+  const lines = sdp.split(/\r?\n/);
+  const first = lines.findIndex((l) => l.startsWith('m='));
+  const pick = (prefix: string) => lines.find((l, i) => i > first && l.startsWith(prefix));
+  const media = lines[first];
+  const mid = pick('a=mid:');
+  const ufrag = pick('a=ice-ufrag:') ?? lines.find((l) => l.startsWith('a=ice-ufrag:'));
+  const pwd = pick('a=ice-pwd:') ?? lines.find((l) => l.startsWith('a=ice-pwd:'));
+  if (!media || !mid || !ufrag || !pwd) throw new DcError('DC_RTC_BAD_SDP', 'the local description has no ICE credentials to send');
+  const candidates = [...new Set(lines.filter((l) => l.startsWith('a=candidate:')))];
+  return [media, mid, ufrag, pwd, ...candidates, 'a=end-of-candidates', ''].join('\r\n');
 }
 
 /**

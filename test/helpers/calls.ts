@@ -21,6 +21,7 @@ export function control(h: EngineHarness): MediaControl {
     snapshot: async (s) => e.snapshot(s),
     injectFault: async (p) => e.injectFault(p),
     setSending: async (on) => e.setSending(on),
+    setSendSize: async (size) => e.setSendSize(size),
   };
 }
 

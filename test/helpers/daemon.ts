@@ -21,8 +21,13 @@ export interface RunningProcess {
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function runNode(script: string, args: string[], env: NodeJS.ProcessEnv = {}): RunningProcess {
-  const proc = spawn(process.execPath, [script, ...args], {
+/**
+ * Runs a Node script with its JSON log lines collected; `wrapper` runs it through another
+ * command, e.g. `['ip', 'netns', 'exec', 'box-a']` (which execs, so the pid is Node's).
+ */
+export function runNode(script: string, args: string[], env: NodeJS.ProcessEnv = {}, wrapper: readonly string[] = []): RunningProcess {
+  const [command, ...commandArgs] = [...wrapper, process.execPath, script, ...args] as [string, ...string[]];
+  const proc = spawn(command, commandArgs, {
     env: { ...process.env, DISPLAY: '', WAYLAND_DISPLAY: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
