@@ -283,7 +283,7 @@ export const ConfigSchema = Type.Object(
         frameStamps: Type.Boolean({
           default: false,
           description:
-            'Measurement aid (bench/call.ts), never on a real box: the simulated camera draws a QR time code into the sent picture and the screen reads the far end\'s back with zbar (about a core at 720p30), logging capture and display times.',
+            "Measurement aid (bench/call.ts), sim profile only: the simulated camera draws a QR time code into the sent picture and the screen reads the far end's back (zbar, ~10% of a core), logging capture and display times.",
         }),
       },
       'Audio and video.',

@@ -17,11 +17,14 @@ const ELEMENTS_OF_PACKAGE: Record<string, readonly string[]> = {
   'gstreamer1.0-plugins-good': [
     'udpsrc', 'udpsink', 'rtpjitterbuffer', 'rtph264pay', 'rtph264depay', 'rtpvp8pay', 'rtpvp8depay', 'rtpopuspay',
     'rtpopusdepay', 'vp8enc', 'vp8dec', 'jpegenc', 'jpegdec', 'v4l2src', 'autovideosink', 'autoaudiosink',
+    'videocrop',
   ],
   'gstreamer1.0-plugins-good (on a Raspberry Pi with its V4L2 codec driver)': ['v4l2h264enc', 'v4l2h264dec', 'v4l2jpegdec'],
   'gstreamer1.0-plugins-bad': [
     'openh264enc', 'openh264dec', 'h264parse', 'webrtcdsp', 'webrtcechoprobe', 'kmssink', 'waylandsink',
     'intervideosrc', 'intervideosink', 'interaudiosrc', 'interaudiosink',
+    // Frame stamps, a measurement aid of the sim profile.
+    'debugqroverlay', 'zbar',
   ],
   'gstreamer1.0-plugins-ugly': ['x264enc'],
   'gstreamer1.0-libav': ['avdec_h264'],

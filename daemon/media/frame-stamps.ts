@@ -3,11 +3,13 @@
  *
  * The simulated camera draws a QR code into each sent frame (debugqroverlay, pipelines.ts)
  * holding the frame's pts and the camera pipeline's base time, so capture = base + pts on the
- * camera pipeline's clock. The far end's playout reads it with zbar just before the screen sink
- * and this module pairs it with the time the sink shows that frame: its base time + the frame's
- * running time + the sink's latency. Both pipelines run on GstSystemClock, CLOCK_MONOTONIC,
- * which every process on the machine shares (and Node's process.hrtime too), so the two times
- * come from two worker processes yet compare directly.
+ * camera pipeline's clock. The far end's playout reads it with zbar from the frames the screen
+ * sink gets (a cropped branch beside the sink: pipelines.ts) and this module pairs it with the
+ * time the sink shows that frame: its base time + the frame's running time + the sink's latency
+ * (exact for a frame that reaches the sink in time; a late one is shown when it arrives, later
+ * than that). Both pipelines run on GstSystemClock, CLOCK_MONOTONIC, which every process on the
+ * machine shares (and Node's process.hrtime too), so the two times come from two worker
+ * processes yet compare directly.
  *
  * The pairs leave as one log line a second on the worker's stdout, which is the daemon's:
  * no IPC message, no status field, nothing the daemon itself has to know about.
@@ -35,6 +37,11 @@ export interface FrameStampRecord {
   samples: FrameStampSample[];
   /** The screen sink's latency (the pipeline's: jitter buffer, decoder, lip sync …), ms. */
   sinkLatencyMs: number;
+  /**
+   * Frames read again, left out of `samples`: the compositor repeats the last picture when the
+   * far end's next one is not there in time (a freeze, however short).
+   */
+  repeats: number;
 }
 
 /** Frame number and capture time (ns) in a stamp's text, or null for any other code. */
@@ -99,6 +106,9 @@ export function watchFrameStamps(engine: MediaEngine, log: Logger, everyMs = 100
   const clock = Gst.SystemClock.obtain();
   let samples: FrameStampSample[] = [];
   let latencyNs = 0n;
+  let repeats = 0;
+  /** The newest capture time read: a frame shown first is the latency; shown again, a repeat. */
+  let newest = -Infinity;
   const offs = [
     engine.supervisor('camera').on('started', (pipeline) => {
       if (prepareCamera(pipeline, clock)) log.debug('frame stamps on the camera picture');
@@ -106,14 +116,20 @@ export function watchFrameStamps(engine: MediaEngine, log: Logger, everyMs = 100
     engine.supervisor('playout').on('element', (msg) => {
       const read = readStamp(engine, msg, clock);
       if (!read) return;
+      if (read.sample[1] <= newest) {
+        repeats++;
+        return;
+      }
+      newest = read.sample[1];
       samples.push(read.sample);
       latencyNs = read.latencyNs;
     }),
   ];
   const flush = () => {
-    if (samples.length === 0) return;
-    const record: FrameStampRecord = { event: FRAME_STAMPS_EVENT, samples, sinkLatencyMs: ms(latencyNs) };
+    if (samples.length === 0 && repeats === 0) return;
+    const record: FrameStampRecord = { event: FRAME_STAMPS_EVENT, samples, sinkLatencyMs: ms(latencyNs), repeats };
     samples = [];
+    repeats = 0;
     log.info(record, 'frame stamps');
   };
   const timer = setInterval(flush, everyMs);

@@ -76,7 +76,9 @@ export const FRAME_STAMP_BASE_KEY = 'BASE';
  * monotonic clock both workers share. Bottom left, where neither the self-view (bottom right)
  * nor the overlay text (top) covers it on the far end's screen. 4-pixel modules line up with
  * H.264's 4×4 transform blocks; they survived x264 at 500–1500 kbit/s (3- and 5-pixel ones
- * mostly did not), ~200 px square at level M.
+ * mostly did not), ~200 px square at level M. GStreamer 1.22's debugqroverlay leaks the picture
+ * it draws, ~130 KB a frame: a stamping worker grows ~4 MB/s while it sends (bench/call.ts
+ * accounts for it).
  */
 function frameStamp(b: LaunchBuilder): string {
   return b.el('debugqroverlay', {

@@ -18,9 +18,10 @@ let engine: MediaEngine | null = null;
 async function init(init: WorkerInit): Promise<void> {
   const log = createLogger(init.logLevel as 'info', { part: 'media-worker' });
   // GStreamer is loaded here, so that one that fails to load is reported as a fatal message.
-  // Frame stamps (a measurement aid) must see the camera start: a loopback sends only once they watch.
-  const stamps = init.settings.frameStamps;
-  engine = await createEngine(stamps ? { ...init, send: false } : init, log);
+  // Frame stamps are a measurement aid for simulated boxes only: a real box never draws or reads
+  // them. They must see the camera start: a loopback starts sending only once they watch.
+  const stamps = init.settings.frameStamps && init.simDevices;
+  engine = await createEngine({ ...init, settings: { ...init.settings, frameStamps: stamps }, send: init.send && !stamps }, log);
   engine.on('status', (status) => send({ type: 'status', status }));
   engine.on('camera-lost', (d) => send({ type: 'event', name: 'camera-lost', device: { id: d.id, name: d.name } }));
   engine.on('camera-found', (d) => send({ type: 'event', name: 'camera-found', device: { id: d.id, name: d.name } }));
