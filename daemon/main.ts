@@ -125,7 +125,8 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
     await old.stop();
     await media.start();
   };
-  const summary = new MediaSummary({ status: () => media.status() }, mediaLog, args.statsEverySeconds * 1000);
+  // Calls are built below; the summary asks for their figures only when it reports.
+  const summary = new MediaSummary({ status: () => media.status() }, mediaLog, args.statsEverySeconds * 1000, () => calls?.summary().stats ?? null);
   const power = profile === 'sim' ? new SimulatedPower(log.child({ part: 'system' })) : new SystemdPower(log.child({ part: 'system' }));
   const health = new HealthCollector({ stateDir, firmwareVersion: version, log: log.child({ part: 'health' }) });
   // Calls need the RTP ports for themselves: the media loopback (first look, demo) uses them.
@@ -134,7 +135,7 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
       if (!fleet) return Promise.reject(new DcError('DC_RTC_SIGNALING', 'no fleet broker: direct calls go through it'));
       return fleet.sendSignal(to, m);
     },
-    ready: () => fleet?.connection.connected ?? false,
+    reachable: async () => (await fleet?.probeBroker()) ?? false,
   };
   const calls = args.run.loopback ? undefined : buildCalls(config, runningMedia, signal, log.child({ part: 'rtc' }));
   calls?.on('state', () => fleet?.publishState());

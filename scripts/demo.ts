@@ -1,8 +1,9 @@
 /**
- * `npm run demo`: the box as it will run in a village hall, with simulated camera, microphone
- * and screen, on a fleet of one: a local mosquitto (loopback only, with passwords and the
- * fleet ACL) and the daemon in the sim profile with the media loopback (camera → H.264 → RTP →
- * decode → screen), connected to it. Later steps add the setup page here.
+ * `npm run demo`: two village-hall boxes as they will run, with simulated cameras, microphones
+ * and screens, on a fleet of their own: a local mosquitto (loopback only, with passwords and the
+ * fleet ACL, and a WebSocket listener for browsers), two daemons in the sim profile, and a call
+ * between them started from the fleet console as the commune would. The call page for a host's
+ * browser is served too.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -12,14 +13,30 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { mosquittoAcl } from '../provisioning/acl.js';
 import { mosquittoFleetSettings } from '../provisioning/broker.js';
+import { startCallPageServer } from '../web-setup/call-page.js';
 
 const root = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../..');
 const stateDir = join(root, '.demo');
 const brokerDir = join(stateDir, 'broker');
-const configPath = join(stateDir, 'config.json');
-const BOX_ID = 'demo-box';
-/** The port the README's diemcau-fleet line uses; another one is picked if it is taken. */
+
+interface DemoBox {
+  id: string;
+  name: string;
+  village: string;
+  /** Each box on this machine needs RTP ports of its own (four pairs from here). */
+  portBase: number;
+}
+/** The commune's hall calls a village hall. */
+const BOXES: readonly DemoBox[] = [
+  { id: 'demo-box', name: 'Nhà văn hoá thôn Đông', village: 'Thôn Đông', portBase: 15000 },
+  { id: 'demo-hq', name: 'Hội trường UBND xã', village: 'UBND xã', portBase: 15010 },
+];
+const [VILLAGE, HQ] = BOXES as [DemoBox, DemoBox];
+const BROWSER_USER = 'host-laptop';
+/** The ports the README's lines use; others are picked if they are taken. */
 const PREFERRED_PORT = 18830;
+const PREFERRED_WS_PORT = 18831;
+const PREFERRED_PAGE_PORT = 18880;
 /** Exit code of a daemon asked to restart (fleet `restart`): systemd starts it again, so does the demo. */
 const EXIT_RESTART = 75;
 
@@ -39,27 +56,44 @@ function listenOn(port: number): Promise<number | undefined> {
   });
 }
 
-async function freePort(): Promise<number> {
-  return (await listenOn(PREFERRED_PORT)) ?? (await listenOn(0))!;
+async function freePort(preferred: number): Promise<number> {
+  return (await listenOn(preferred)) ?? (await listenOn(0))!;
 }
 
-/** mosquitto on 127.0.0.1 with a password for the box and one for the console, and the fleet ACL. */
-async function startBroker(): Promise<{ proc: ChildProcess; url: string }> {
+const boxDir = (box: DemoBox) => join(stateDir, box.id);
+
+/**
+ * mosquitto on 127.0.0.1 with a password for each box, the console and the browser user, the
+ * fleet ACL (the browser gets a box's rights: its own prefix and calls addressed to it), and a
+ * WebSocket listener for the call page.
+ */
+async function startBroker(): Promise<{ proc: ChildProcess; url: string; wsUrl: string; browserPassword: string }> {
   mkdirSync(brokerDir, { recursive: true, mode: 0o700 });
-  const boxPassword = secret(join(stateDir, 'broker-password'));
-  const consolePassword = secret(join(stateDir, 'console-password'));
   const passwd = join(brokerDir, 'passwd');
-  execFileSync('mosquitto_passwd', ['-b', '-c', passwd, BOX_ID, boxPassword]);
-  execFileSync('mosquitto_passwd', ['-b', passwd, 'console', consolePassword]);
+  let first = true;
+  const addUser = (user: string, password: string) => {
+    execFileSync('mosquitto_passwd', first ? ['-b', '-c', passwd, user, password] : ['-b', passwd, user, password]);
+    first = false;
+  };
+  for (const box of BOXES) {
+    mkdirSync(boxDir(box), { recursive: true });
+    addUser(box.id, secret(join(boxDir(box), 'broker-password')));
+  }
+  addUser('console', secret(join(stateDir, 'console-password')));
+  const browserPassword = secret(join(stateDir, 'browser-password'));
+  addUser(BROWSER_USER, browserPassword);
   writeFileSync(join(brokerDir, 'acl'), mosquittoAcl({ consoleUsers: ['console'] }));
-  const port = await freePort();
+  const [port, wsPort] = [await freePort(PREFERRED_PORT), await freePort(PREFERRED_WS_PORT)];
   const lines = [
+    'per_listener_settings false',
     `listener ${port} 127.0.0.1`,
+    `listener ${wsPort} 127.0.0.1`,
+    'protocol websockets',
     'allow_anonymous false',
     `password_file ${passwd}`,
     `acl_file ${join(brokerDir, 'acl')}`,
     'persistence false',
-    ...mosquittoFleetSettings(1),
+    ...mosquittoFleetSettings(BOXES.length),
     'log_dest stderr',
     'log_type error',
     'log_type warning',
@@ -68,43 +102,62 @@ async function startBroker(): Promise<{ proc: ChildProcess; url: string }> {
   if (process.getuid?.() === 0) lines.push('user root');
   writeFileSync(join(brokerDir, 'mosquitto.conf'), lines.join('\n') + '\n');
   const proc = spawn('mosquitto', ['-c', join(brokerDir, 'mosquitto.conf')], { stdio: ['ignore', 'inherit', 'inherit'] });
-  return { proc, url: `mqtt://127.0.0.1:${port}` };
+  return { proc, url: `mqtt://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${wsPort}`, browserPassword };
 }
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-function writeConfig(url: string): void {
-  const config: Json = existsSync(configPath)
-    ? (JSON.parse(readFileSync(configPath, 'utf8')) as Json)
-    : { version: 1, profile: 'sim', device: { id: BOX_ID, name: 'Nhà văn hoá thôn Demo', commune: 'Xã Demo', village: 'Thôn Demo' } };
+function configPath(box: DemoBox): string {
+  return join(boxDir(box), 'config.json');
+}
+
+function writeConfig(box: DemoBox, url: string): void {
+  const path = configPath(box);
+  const config: Json = existsSync(path)
+    ? (JSON.parse(readFileSync(path, 'utf8')) as Json)
+    : { version: 1, profile: 'sim', device: { id: box.id, name: box.name, commune: 'Xã Demo', village: box.village } };
   // The broker's port may differ from the last run; everything else a person edited stays.
-  config.fleet = { ...config.fleet, url, username: BOX_ID, passwordFile: 'broker-password', telemetryIntervalS: 10 };
-  writeFileSync(configPath, JSON.stringify(config, null, 2) + '\n');
+  config.fleet = { ...config.fleet, url, username: box.id, passwordFile: 'broker-password', telemetryIntervalS: 10 };
+  const p = box.portBase;
+  config.media = { ...config.media, rtp: { sendVideoPort: p, sendAudioPort: p + 2, receiveVideoPort: p + 4, receiveAudioPort: p + 6 } };
+  // Two boxes on one machine: ICE on 127.0.0.1 only.
+  config.calls = { ...config.calls, loopbackOnly: true };
+  writeFileSync(path, JSON.stringify(config, null, 2) + '\n');
 }
 
 mkdirSync(stateDir, { recursive: true });
 const broker = await startBroker();
-writeConfig(broker.url);
+for (const box of BOXES) writeConfig(box, broker.url);
+const page = await startCallPageServer({
+  host: '127.0.0.1',
+  port: await freePort(PREFERRED_PAGE_PORT),
+  broker: { wsUrl: broker.wsUrl, username: BROWSER_USER, password: broker.browserPassword },
+});
 const windowed = Boolean(process.env.DISPLAY || process.env.WAYLAND_DISPLAY);
-const fleetArgs = `--url ${broker.url} --user console --password-file .demo/console-password`;
+const fleetArgs = ['--url', broker.url, '--user', 'console', '--password-file', join(stateDir, 'console-password')];
+const fleetLine = `--url ${broker.url} --user console --password-file .demo/console-password`;
 
 process.stdout.write(`
-diemcau demo — the box in the simulated profile, on a fleet of one
-  broker      mosquitto on ${broker.url} (loopback only; passwords and the fleet ACL in .demo/broker)
-  daemon      node dist/daemon/main.js --config ${configPath} --profile sim --loopback
-  media       test pattern + 440 Hz tone → encoder → RTP on 127.0.0.1 → decoder → screen and speaker
-  screen      ${windowed ? 'a window on your desktop' : 'headless (no DISPLAY): watch the "media" lines below for frames per second'}
-  config      ${configPath} (edit it, then \`kill -HUP <daemon pid>\` reloads it; a bad edit is refused and named)
+diemcau demo — two village-hall boxes in the simulated profile, on a fleet of their own
+  broker      mosquitto on ${broker.url}, and ${broker.wsUrl} for browsers (loopback only; passwords and the fleet ACL in .demo/broker)
+  boxes       ${VILLAGE.id} (${VILLAGE.name}) and ${HQ.id} (${HQ.name}): node dist/daemon/main.js --config .demo/<box>/config.json
+  media       each: test pattern + tone → encoder → WebRTC (werift) on 127.0.0.1 → the other's decoder → its screen and speaker
+  call        once both are up, the fleet console tells ${HQ.id} to call ${VILLAGE.id} (join peer=${VILLAGE.id})
+  screens     ${windowed ? 'a window per box on your desktop' : 'headless (no DISPLAY): watch the "media" and "call" lines below'}
+  browser     ${page.url}?box=${VILLAGE.id} — a host joins a box from Chrome (it must be idle: leave the demo call first)
   fleet       in another terminal:
-                npm run fleet -- ${fleetArgs} list
-                npm run fleet -- ${fleetArgs} send ${BOX_ID} message text="Họp lúc 8 giờ" seconds=20
-                npm run fleet -- ${fleetArgs} watch --all
+                npm run fleet -- ${fleetLine} list
+                npm run fleet -- ${fleetLine} send ${HQ.id} leave
+                npm run fleet -- ${fleetLine} send ${HQ.id} join peer=${VILLAGE.id}
+                npm run fleet -- ${fleetLine} send ${VILLAGE.id} diagnostics
+                npm run fleet -- ${fleetLine} watch --all
+  config      .demo/<box>/config.json (edit it, then \`kill -HUP <daemon pid>\` reloads it; a bad edit is refused and named)
   logs        each daemon log record below as one short line (the daemon itself writes JSON, for the journal)
 Ctrl-C stops everything.
 `);
 
 /** The daemon logs JSON for the journal; a person reading the demo wants one short line each. */
-function humanLine(line: string): string {
+function humanLine(box: DemoBox, line: string): string {
   try {
     const record = JSON.parse(line) as Record<string, unknown>;
     const { level, time, pid, name, device, msg, part, ...rest } = record;
@@ -113,44 +166,67 @@ function humanLine(line: string): string {
     const fields = Object.entries(rest)
       .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
       .join(' ');
-    return `${when} ${part ? `[${String(part)}] ` : ''}${String(msg)}${fields ? `  ${fields}` : ''}`;
+    return `${when} ${box.id} ${part ? `[${String(part)}] ` : ''}${String(msg)}${fields ? `  ${fields}` : ''}`;
   } catch {
-    return line;
+    return `${box.id} ${line}`;
   }
 }
 
-let daemon: ChildProcess;
+const daemons = new Map<string, ChildProcess>();
+const ready = new Set<string>();
 let stopping = false;
-function startDaemon(): void {
-  daemon = spawn(
-    process.execPath,
-    [join(root, 'dist/daemon/main.js'), '--config', configPath, '--profile', 'sim', '--loopback', '--stats-every', '5'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  process.stdout.write(`  daemon pid  ${daemon.pid}\n\n`);
-  createInterface({ input: daemon.stdout! }).on('line', (line) => process.stdout.write(humanLine(line) + '\n'));
+let called = false;
+
+function startDaemon(box: DemoBox): void {
+  const daemon = spawn(process.execPath, [join(root, 'dist/daemon/main.js'), '--config', configPath(box), '--profile', 'sim', '--stats-every', '10'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  daemons.set(box.id, daemon);
+  process.stdout.write(`  ${box.id} pid ${daemon.pid}\n`);
+  createInterface({ input: daemon.stdout! }).on('line', (line) => {
+    process.stdout.write(humanLine(box, line) + '\n');
+    if (line.includes('"fleet.connected"')) onBoxReady(box, 'broker');
+    if (line.includes('"media worker state"') && line.includes('"state":"running"')) onBoxReady(box, 'media');
+  });
   daemon.on('exit', (code) => {
     if (code === EXIT_RESTART && !stopping) {
-      process.stdout.write('  the daemon asked to be restarted (systemd would start it again): starting it again\n');
-      return startDaemon();
+      process.stdout.write(`  ${box.id} asked to be restarted (systemd would start it again): starting it again\n`);
+      return startDaemon(box);
     }
-    broker.proc.kill('SIGTERM');
-    process.exit(code ?? 0);
+    stopAll();
+    daemons.delete(box.id);
+    if (daemons.size === 0) process.exit(code ?? 0);
   });
 }
 
-startDaemon();
-const stopAll = () => {
+/** Once both boxes have their media and the broker, the commune's hall calls the village, as the console would. */
+function onBoxReady(box: DemoBox, part: 'broker' | 'media'): void {
+  ready.add(`${box.id}/${part}`);
+  if (called || ready.size < BOXES.length * 2) return;
+  called = true;
+  process.stdout.write(`  both boxes are up: ${HQ.id} calls ${VILLAGE.id}\n`);
+  const send = spawn(process.execPath, [join(root, 'dist/console/main.js'), ...fleetArgs, 'send', HQ.id, 'join', `peer=${VILLAGE.id}`, '--timeout', '20s'], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  send.on('exit', (code) => {
+    if (code !== 0) process.stdout.write(`  the join command failed (exit ${code}); try it again with the line above\n`);
+  });
+}
+
+for (const box of BOXES) startDaemon(box);
+function stopAll(): void {
+  if (stopping) return;
   stopping = true;
-  daemon.kill('SIGTERM');
-};
+  for (const daemon of daemons.values()) daemon.kill('SIGTERM');
+  void page.close();
+}
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, stopAll);
-// Whoever reads our output went away (a closed pipe): stop the daemon rather than orphan it.
+// Whoever reads our output went away (a closed pipe): stop the daemons rather than orphan them.
 process.stdout.on('error', stopAll);
 process.on('exit', () => {
-  daemon.kill('SIGTERM');
+  for (const daemon of daemons.values()) daemon.kill('SIGTERM');
   broker.proc.kill('SIGTERM');
 });
 broker.proc.on('exit', (code) => {
-  if (!stopping) process.stdout.write(`  mosquitto exited (code ${code}); the box keeps retrying\n`);
+  if (!stopping) process.stdout.write(`  mosquitto exited (code ${code}); the boxes keep retrying\n`);
 });

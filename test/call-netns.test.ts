@@ -52,7 +52,10 @@ async function startBox(t: Test, site: Site, id: string, brokerUrl: string): Pro
   });
   await writeFile(path, JSON.stringify(config));
   const daemon = runNode(DAEMON, ['--config', path, '--screen', 'fake'], {}, ['ip', 'netns', 'exec', site.name]);
-  t.teardown(() => daemon.stop());
+  t.teardown(async () => {
+    await daemon.stop();
+    if (process.env.DIEMCAU_DUMP) await writeFile(`/tmp/netns-${id}.log`, daemon.logs.map((r) => JSON.stringify(r)).join('\n'));
+  });
   await daemon.waitForLog(`${id}: media up`, (r) => r.msg === 'media worker state' && (r.worker as Json)?.state === 'running', 60_000);
   await daemon.waitForLog(`${id}: on the broker`, (r) => r.event === 'fleet.connected', 30_000);
   return daemon;
@@ -87,11 +90,10 @@ t.test('a call over a poor rural link stays up, and heals after a 10 s cut witho
   const [a, b] = await Promise.all([startBox(t, sites.sites.a, 'hall-a', brokerUrl), startBox(t, sites.sites.b, 'hall-b', brokerUrl)]);
 
   const rural = sites.link('a');
-  const joined = await send(sites, brokerUrl, 'hall-a', 'join', { peer: 'hall-b' });
-  t.match(joined, { ok: true }, 'hall-a calls hall-b');
-  await waitUntil('both boxes in the call', () => events(a, 'call.joined').length > 0 && events(b, 'call.joined').length > 0, { timeoutMs: 30_000 });
-  // The link turns poor during the meeting.
   await rural.set({ delayMs: 100, lossPercent: 5, rateKbps: 1000 });
+  const joined = await send(sites, brokerUrl, 'hall-a', 'join', { peer: 'hall-b' });
+  t.match(joined, { ok: true }, 'hall-a calls hall-b across the rural link');
+  await waitUntil('both boxes in the call', () => events(a, 'call.joined').length > 0 && events(b, 'call.joined').length > 0, { timeoutMs: 30_000 });
 
   // 15 s on the poor link: audio continuous, video moving. Each figure is timed at the middle
   // of its command's round trip, which the poor link stretches to seconds.
@@ -112,12 +114,10 @@ t.test('a call over a poor rural link stays up, and heals after a 10 s cut witho
   );
   // Opus sends 50 packets a second; 5% are lost on the way, some more in the bottleneck's queue
   // (FEC and concealment cover them at the decoder).
-  // Not yet: with no delay-based estimate (werift's RTT and transport-cc are not used), video
-  // settles at the link's capacity and the full queue drops audio too (~30 of 50 packets/s).
-  const todo = 'video still fills the 1 Mbit/s bottleneck; audio loses packets in its queue';
-  t.ok(rate(b1, b0, 'audioReceived') > 40, 'hall-b hears hall-a continuously through the loss', { todo });
-  t.ok(rate(a1, a0, 'audioReceived') > 40, 'hall-a hears hall-b continuously through the loss', { todo });
-  t.ok(rate(b1, b0, 'audioReceived') > 10 && rate(a1, a0, 'audioReceived') > 10, 'audio keeps arriving both ways');
+  // Video stays under the bottleneck (it starts low and backs off when the RTT shows a queue),
+  // so its queue does not drop audio.
+  t.ok(rate(b1, b0, 'audioReceived') > 42, 'hall-b hears hall-a continuously through the loss');
+  t.ok(rate(a1, a0, 'audioReceived') > 42, 'hall-a hears hall-b continuously through the loss');
   t.ok(rate(b1, b0, 'videoReceived') > 20, 'hall-a’s video keeps reaching hall-b');
   t.ok(rate(a1, a0, 'videoReceived') > 20, 'hall-b’s video keeps reaching hall-a');
   t.equal(events(a, 'call.ended').length + events(b, 'call.ended').length, 0, 'the call never dropped');
@@ -126,16 +126,20 @@ t.test('a call over a poor rural link stays up, and heals after a 10 s cut witho
 
   // A 10 s cut of hall-a's link: both sides see the link lost, then it comes back by itself.
   await rural.set({ delayMs: 0, lossPercent: 0, rateKbps: 0 });
+  // Counted from here: a poor link may have had a short loss of its own before.
+  const count = (event: string) => [events(a, event).length, events(b, event).length] as const;
+  const [lostA, lostB] = count('call.link_lost');
+  const [backA, backB] = count('call.recovered');
   const cut = performance.now();
   await rural.down();
-  await waitUntil('both boxes notice the lost link', () => events(a, 'call.link_lost').length > 0 && events(b, 'call.link_lost').length > 0, { timeoutMs: 9000 });
+  await waitUntil('both boxes notice the lost link', () => count('call.link_lost')[0] > lostA && count('call.link_lost')[1] > lostB, { timeoutMs: 9000 });
   await delay(10_000 - (performance.now() - cut));
   const restored = performance.now();
   await rural.up();
-  const recovered = await waitUntil('both boxes back in the call', () => events(a, 'call.recovered').length > 0 && events(b, 'call.recovered').length > 0, {
+  const recovered = await waitUntil('both boxes back in the call', () => count('call.recovered')[0] > backA && count('call.recovered')[1] > backB, {
     timeoutMs: 45_000,
   });
-  t.comment(`back in the call ${(recovered / 1000).toFixed(1)} s after the link returned (attempts: ${JSON.stringify(events(a, 'call.recovered')[0]?.attempts)})`);
+  t.comment(`back in the call ${(recovered / 1000).toFixed(1)} s after the link returned (ICE restarts: ${JSON.stringify(events(a, 'call.recovered').at(-1)?.attempts)})`);
   t.ok(performance.now() - restored < 45_000, 'recovered without a new join');
   const [a2, b2] = await Promise.all([packets('hall-a'), packets('hall-b')]);
   await delay(3000);

@@ -70,6 +70,8 @@ const STOP_DRAIN_MS = 1500;
 const STATE_SETTLE_MS = 100;
 /** Call signalling older than this is dropped by the broker (MQTT 5 message expiry, s). */
 const SIGNAL_EXPIRY_S = 30;
+/** A broker that does not acknowledge within this long counts as out of reach (ms). */
+const PROBE_TIMEOUT_MS = 2500;
 
 function readBootId(): string {
   try {
@@ -285,6 +287,14 @@ export class Fleet implements Part {
   }
 
   /** Sends a direct-call message to box `to` (under this box's prefix: the ACL lets `to` read it). */
+  /**
+   * One QoS 1 round trip to the broker on the box's own `probe` topic (nobody subscribes):
+   * whether the broker answers now, not whether the connection still looks up.
+   */
+  async probeBroker(): Promise<boolean> {
+    return this.connection.publish(`${this.connection.topics.prefix}/probe`, '', { qos: 1, timeoutMs: PROBE_TIMEOUT_MS });
+  }
+
   async sendSignal(to: string, message: SignalMessage): Promise<void> {
     const { kind, ...body } = message;
     const topic = `${this.connection.topics.prefix}/call/${to}/${kind}`;

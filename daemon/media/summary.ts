@@ -1,10 +1,11 @@
 import type { Logger } from '../log.js';
+import type { CallStats, StreamStats } from '../rtc/stats.js';
 import type { MediaControl } from './ipc.js';
 
 /**
  * Logs one line of media figures every interval: frames and audio buffers played per second,
- * encoder, what the far end is shown, and any pipeline that is not running. This is how a
- * person watching the journal (or the demo) sees the media is alive.
+ * encoder, what the far end is shown, any pipeline that is not running, and during a call its
+ * video each way. This is how a person watching the journal (or the demo) sees the media is alive.
  */
 export class MediaSummary {
   private timer: NodeJS.Timeout | undefined;
@@ -14,6 +15,8 @@ export class MediaSummary {
     private readonly media: Pick<MediaControl, 'status'>,
     private readonly log: Logger,
     private readonly intervalMs: number,
+    /** The call's latest statistics, when there is a call. */
+    private readonly callStats: () => CallStats | null = () => null,
   ) {}
 
   start(): void {
@@ -22,6 +25,15 @@ export class MediaSummary {
 
   stop(): void {
     clearInterval(this.timer);
+  }
+
+  private callFields(): { videoSent?: string; videoReceived?: string } {
+    const stats = this.callStats();
+    if (!stats) return {};
+    return {
+      ...(stats.video.sent ? { videoSent: describeVideo(stats.video.sent) } : {}),
+      ...(stats.video.received ? { videoReceived: describeVideo(stats.video.received) } : {}),
+    };
   }
 
   private async report(): Promise<void> {
@@ -38,6 +50,7 @@ export class MediaSummary {
           encoder: s.encoder?.name ?? null,
           videoSource: s.videoSource,
           notRunning: s.pipelines.filter((p) => p.state !== 'running' && p.state !== 'stopped').map((p) => `${p.name}:${p.state}`),
+          ...this.callFields(),
         },
         'media',
       );
@@ -47,4 +60,13 @@ export class MediaSummary {
       this.last = null;
     }
   }
+}
+
+/** "H264 848x480 30 fps 470 kbit/s, 0% lost": one glance at a direction of the call's video. */
+function describeVideo(v: StreamStats): string {
+  const size = v.width && v.height ? `${v.width}x${v.height}` : '?';
+  const fps = v.fps === null ? '?' : Math.round(v.fps);
+  const kbps = v.bitrateKbps === null ? '?' : Math.round(v.bitrateKbps);
+  const lost = v.lossPercent === null ? '' : `, ${Math.round(v.lossPercent)}% lost`;
+  return `${v.codec ?? '?'} ${size} ${fps} fps ${kbps} kbit/s${lost}`;
 }

@@ -54,8 +54,11 @@ export type SignalMessage =
 /** How signalling messages reach the other box (MQTT in the daemon). */
 export interface SignalChannel {
   send(to: string, message: SignalMessage): Promise<void>;
-  /** Whether a message can leave now (the broker is connected); undefined counts as yes. */
-  ready?(): boolean;
+  /**
+   * Whether the broker answers right now (a round trip, a few seconds at most); undefined counts
+   * as yes. A connection can look up for a keepalive period after the network went away.
+   */
+  reachable?(): Promise<boolean>;
 }
 
 /** How a lost link is won back: ICE restarts, then new peer connections, spaced out. */
@@ -130,6 +133,8 @@ interface ActiveCall {
   /** Offers sent (caller) or the highest offer number answered (callee). */
   offers: number;
   recovery: Recovery | undefined;
+  /** Whether the call has been in-call once (a later in-call is a recovery). */
+  joined: boolean;
   stats: CallStatsSampler;
 }
 
@@ -338,7 +343,12 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
       serverIceServers: [],
       offers: 0,
       recovery: undefined,
-      stats: new CallStatsSampler({ peers: () => links.map((l) => l.box), media: { status: () => this.mediaStatus() } }),
+      joined: false,
+      stats: new CallStatsSampler({
+        peers: () => links.map((l) => l.box),
+        media: { status: () => this.mediaStatus() },
+        onReport: (peer, report) => (peer as BoxPeer).noteReport(report),
+      }),
     };
     call.stats.start();
     this.call = call;
@@ -394,8 +404,10 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
       clearTimeout(call.timer);
       const recovery = call.recovery;
       this.stopRecovery(call);
+      const first = !call.joined;
+      call.joined = true;
       this.setPhase('in-call');
-      if (recovery) {
+      if (recovery && !first) {
         const lostMs = Date.now() - recovery.lostAt;
         this.opts.log.info({ event: 'call.recovered', callId: call.id, peer: call.peer, lostMs, attempts: recovery.attempts }, 'the call is back');
       } else {
@@ -404,16 +416,21 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
       }
     } else if (states.some((s) => s === 'disconnected' || s === 'failed') && this.phase === 'in-call') {
       this.startRecovery(call);
+    } else if (states.some((s) => s === 'failed') && this.phase === 'connecting' && !call.recovery) {
+      // The first connection failed (a lossy link can lose the handshake): try again the same
+      // way, still `connecting`, until the answer timeout.
+      this.startRecovery(call, 'connecting');
     }
   }
 
-  private startRecovery(call: ActiveCall): void {
+  private startRecovery(call: ActiveCall, phase: CallPhase = 'reconnecting'): void {
     const now = Date.now();
     const timer = setInterval(() => void this.recoveryTick(call), RECOVERY_TICK_MS);
     timer.unref();
     call.recovery = { attempts: 0, lostAt: now, nextAt: now + (this.opts.recovery?.firstAttemptAfterMs ?? 1000), busy: false, timer };
-    this.opts.log.warn({ event: 'call.link_lost', callId: call.id, peer: call.peer }, 'the call link is lost; reconnecting');
-    this.setPhase('reconnecting');
+    if (phase === 'reconnecting') this.opts.log.warn({ event: 'call.link_lost', callId: call.id, peer: call.peer }, 'the call link is lost; reconnecting');
+    else this.opts.log.warn({ event: 'call.connect_failed', callId: call.id, peer: call.peer }, 'the call did not connect; trying again');
+    this.setPhase(phase);
   }
 
   private stopRecovery(call: ActiveCall): void {
@@ -431,9 +448,13 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
     // The callee waits for the caller's new offer: two restarting sides would cross.
     const drives = call.kind === 'conference' || call.direction === 'outgoing';
     if (!drives || now < r.nextAt) return;
-    // An ICE restart that cannot be signalled only breaks a path that may yet come back.
-    if (call.kind === 'direct' && this.opts.signal.ready?.() === false) return;
     r.busy = true;
+    // An ICE restart that cannot be signalled only breaks a path that may yet come back by itself.
+    if (call.kind === 'direct' && this.opts.signal.reachable && !(await this.opts.signal.reachable())) {
+      r.busy = false;
+      return;
+    }
+    if (!this.isCurrent(call) || call.recovery !== r) return;
     const attempt = ++r.attempts;
     const { iceRestarts = 2, retryMs = 3000, maxRetryMs = 15_000 } = this.opts.recovery ?? {};
     const renegotiate = attempt > iceRestarts;

@@ -5,6 +5,7 @@ import { AUDIO_PAYLOAD_TYPE, VIDEO_PAYLOAD_TYPE } from '../media/pipelines.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { opus, videoCodecs, type VideoCodecName } from './codecs.js';
 import { SendQuality, type FrameSize } from './quality.js';
+import type { FarReport } from './stats.js';
 import { RtpBridge, type RtpBridgePorts } from './rtp-bridge.js';
 
 /** What a call asks of the media engine while it runs. */
@@ -63,8 +64,6 @@ export type BoxPeerEvents = {
 /** How often the far end's silence is checked (ms). */
 const SILENCE_CHECK_MS = 500;
 /** RTCP payload-specific feedback (RFC 4585) and its formats. */
-const SR = 200;
-const RR = 201;
 const PSFB = 206;
 const FMT_PLI = 1;
 const FMT_FIR = 4;
@@ -73,6 +72,12 @@ const FMT_REMB = 15;
 const KEYFRAME_MIN_INTERVAL_MS = 500;
 /** When to ask the far end for a keyframe after its video starts (ms). */
 const REMOTE_KEYFRAME_ASKS_MS = [0, 1000, 3000];
+/**
+ * A call starts sending at this (kbit/s, about 480p) and grows while the link shows no loss and
+ * no queue: starting above a rural link's capacity would fill its queue (and drop audio) before
+ * the first report came back.
+ */
+const START_KBPS = 600;
 /** Bitrate changes smaller than this are noise; the encoder is left alone. */
 const BITRATE_STEP = 0.1;
 
@@ -92,7 +97,7 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
   private bitrateKbps: number | undefined;
   private readonly quality: SendQuality | undefined;
   /** The far end's last bandwidth estimate (REMB) and loss report for our video. */
-  private link: { estimateKbps?: number; lossFraction?: number } = {};
+  private link: { estimateKbps?: number; lossFraction?: number; rttMs?: number } = {};
   private closed = false;
   private rtcpWatched = false;
   private rtcpReceived = 0;
@@ -113,7 +118,7 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
     super();
     // A camera below the ladder's lowest rung (360p) keeps its size; only the bitrate follows.
     const ladder = opts.captureSize && opts.direction !== 'recvonly' && opts.captureSize.height >= 360 && opts.captureSize.width >= 640;
-    if (ladder) this.quality = new SendQuality({ captureSize: opts.captureSize!, maxVideoKbps: opts.maxBitrateKbps ?? 2500 });
+    if (ladder) this.quality = new SendQuality({ captureSize: opts.captureSize!, maxVideoKbps: opts.maxBitrateKbps ?? 2500, startKbps: START_KBPS });
     this.videoBridge = videoBridge;
     this.audioBridge = audioBridge;
     this.pc = new RTCPeerConnection({
@@ -136,6 +141,8 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
     this.audio.onTrack.subscribe((remote) => audioBridge.receiveFrom(remote));
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === 'connected') {
+        // The first decision: start low (START_KBPS) until the far end's reports come.
+        if (!this.established && this.quality) this.followLink({});
         this.established = true;
         this.watchRtcp();
         this.watchSilence();
@@ -324,13 +331,8 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
   }
 
   private onRtcp(packet: RtcpPacket): void {
-    const ours = this.video.sender.ssrc;
-    if (packet.type === RR || packet.type === SR) {
-      const report = (packet as { reports: Array<{ ssrc: number; fractionLost: number }> }).reports.find((r) => r.ssrc === ours);
-      if (report) this.followLink({ lossFraction: report.fractionLost / 256 });
-      return;
-    }
     if (packet.type !== PSFB) return;
+    const ours = this.video.sender.ssrc;
     const feedback = (packet as { feedback: { count: number; mediaSsrc?: number; bitrate?: bigint; ssrcFeedbacks?: number[] } })
       .feedback;
     if (feedback.count === FMT_PLI && feedback.mediaSsrc === ours) this.requestKeyframe('pli');
@@ -370,15 +372,23 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
   }
 
   /**
-   * A new view of the link from the far end (an estimate, or a loss report): the picture size
-   * and the encoder bitrate follow it (quality.ts). Without an estimate yet, loss alone drives.
+   * The far end's report block on one of our streams (read by the call's statistics sampler,
+   * which also measures the round trip): reports on our video drive the link's quality.
    */
-  private followLink(news: { estimateKbps?: number; lossFraction?: number }): void {
+  noteReport(report: FarReport): void {
+    if (report.ssrc !== this.video.sender.ssrc) return;
+    this.followLink({ lossFraction: report.lossFraction, ...(report.rttMs !== undefined ? { rttMs: report.rttMs } : {}) });
+  }
+
+  /**
+   * A new view of the link from the far end (an estimate, a loss report, a round trip): the
+   * picture size and the encoder bitrate follow it (quality.ts). Without an estimate yet, loss
+   * and queueing alone drive.
+   */
+  private followLink(news: { estimateKbps?: number; lossFraction?: number; rttMs?: number }): void {
     this.link = { ...this.link, ...news };
     const min = this.opts.minBitrateKbps ?? 150;
     const max = this.opts.maxBitrateKbps ?? 2500;
-    // werift keeps the RTT it measures from our SRs and the far end's RRs (seconds) to itself.
-    const rttS = (this.video.sender as unknown as { rtt?: number }).rtt;
     if (!this.quality) {
       if (news.estimateKbps !== undefined) this.applyBitrate(Math.round(Math.min(max, Math.max(min, news.estimateKbps * 0.85 - 40))), news.estimateKbps);
       return;
@@ -388,7 +398,7 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
     const decision = this.quality.observe({
       estimateKbps,
       ...(this.link.lossFraction !== undefined ? { lossFraction: this.link.lossFraction } : {}),
-      ...(rttS ? { rttMs: rttS * 1000 } : {}),
+      ...(news.rttMs !== undefined ? { rttMs: news.rttMs } : {}),
       at: performance.now(),
     });
     if (decision.changed) {
@@ -404,7 +414,8 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
   private applyBitrate(target: number, estimateKbps: number): void {
     if (this.bitrateKbps !== undefined && Math.abs(target - this.bitrateKbps) < this.bitrateKbps * BITRATE_STEP) return;
     this.bitrateKbps = target;
-    this.opts.log.info({ event: 'rtc.bitrate', kbps: target, estimateKbps: Math.round(estimateKbps), loss: this.link.lossFraction }, 'encoder bitrate follows the link');
+    const { lossFraction: loss, rttMs } = this.link;
+    this.opts.log.info({ event: 'rtc.bitrate', kbps: target, estimateKbps: Math.round(estimateKbps), loss, rttMs }, 'encoder bitrate follows the link');
     this.opts.media.setBitrate(target).then(
       () => this.emit('bitrate', target),
       (e: Error) => this.opts.log.warn({ event: 'rtc.bitrate_failed', err: e.message }, 'bitrate not applied'),

@@ -68,6 +68,12 @@ export interface SendQualityOptions {
   headroom?: number;
   /** The encoder bitrate never goes above this (kbit/s, default 2500). */
   maxVideoKbps?: number;
+  /**
+   * Where the sending rate starts (kbit/s; default: no limit, the estimate alone). A call
+   * starting low, and growing while neither loss nor a queue shows, learns the link's unloaded
+   * RTT first — starting above a link's capacity fills its queue before the first report.
+   */
+  startKbps?: number;
   /** How long the budget must stay above the next rung's step-up level (ms, default 5000). */
   upHoldMs?: number;
   /** The next rung's threshold is multiplied by this for stepping up (default 1.15). */
@@ -126,11 +132,11 @@ export function ladderFor(capture: FrameSize): Rung[] {
 export class SendQuality {
   /** From the capture size (or the largest rung inside it) down to audio-only. */
   readonly rungs: readonly Rung[];
-  private readonly o: Required<Omit<SendQualityOptions, 'captureSize'>>;
+  private readonly o: Required<Omit<SendQualityOptions, 'captureSize' | 'startKbps'>>;
   private index = 0;
   /** Since when the budget has allowed the next rung up (null: it does not now). */
   private upSince: number | null = null;
-  private lossLimitKbps = Infinity;
+  private lossLimitKbps: number;
   private lastCutAt = -Infinity;
   private lastAt: number | null = null;
   /** Increasing RTTs in the window (a monotonic deque): the first is the window's minimum. */
@@ -139,6 +145,7 @@ export class SendQuality {
 
   constructor(options: SendQualityOptions) {
     this.rungs = ladderFor(options.captureSize);
+    this.lossLimitKbps = options.startKbps ?? Infinity;
     this.o = {
       audioKbps: options.audioKbps ?? 40,
       headroom: options.headroom ?? 0.15,

@@ -74,6 +74,18 @@ export interface CallStatsSamplerOptions {
   media: Pick<MediaControl, 'status'>;
   /** Default 2000 ms. */
   intervalMs?: number;
+  /**
+   * Each report block the far end sends about one of our streams, as it arrives: its loss
+   * fraction (0..1) and the round trip measured from it (ms; undefined when the block answers no
+   * SR we know). The link's quality policy feeds on these.
+   */
+  onReport?: (peer: StatsPeer, report: FarReport) => void;
+}
+
+export interface FarReport {
+  ssrc: number;
+  lossFraction: number;
+  rttMs: number | undefined;
 }
 
 type Kind = 'video' | 'audio';
@@ -335,11 +347,13 @@ export class CallStatsSampler {
       far.fractionLost = block.fractionLost;
       far.jitter = block.jitter;
       const sentS = block.lsr ? far.srSent.get(block.lsr) : undefined;
-      if (sentS === undefined) continue;
-      const rtt = roundTripMs(nowS, sentS, block.dlsr);
-      if (rtt < 0) continue;
-      far.rtts.push(rtt);
-      far.lastRtt = { ms: rtt, at: Date.now() };
+      const rtt = sentS === undefined ? undefined : roundTripMs(nowS, sentS, block.dlsr);
+      const measured = rtt !== undefined && rtt >= 0 ? rtt : undefined;
+      if (measured !== undefined) {
+        far.rtts.push(measured);
+        far.lastRtt = { ms: measured, at: Date.now() };
+      }
+      this.opts.onReport?.(peer, { ssrc: block.ssrc, lossFraction: block.fractionLost / 256, rttMs: measured });
     }
   }
 
