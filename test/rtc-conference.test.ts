@@ -49,3 +49,37 @@ t.test('a refused token and a server error end the join with a clear reason', as
   t.equal(server.sessions().length, 0, 'no session was left on the server');
   t.equal(h.engine.status().sending, false, 'the camera is closed');
 });
+
+t.test('the server side of the played stream dies: ICE restart refused (422), a new session, back in the call', async (t) => {
+  const server = await startWhipServer(t, { token: TOKEN, iceServers: [] });
+  const { h, calls } = await callManager(t);
+  const joined = calls.waitFor('joined', undefined, 30_000);
+  await calls.join({ whip: `${server.url}/whip/hop-xa`, whep: `${server.url}/whep/hop-xa`, token: TOKEN });
+  await joined;
+  const play = server.sessions().find((s) => s.kind === 'whep')!;
+  const decoded = h.count('playout', 'vdec', 'src');
+  await waitUntil('the box decodes the WHEP stream', () => decoded.count() > 10, { timeoutMs: 20_000 });
+
+  // The server's WebRTC peer of the played stream is gone; its HTTP side still answers.
+  process.kill(play.peer.pid, 'SIGKILL');
+  await waitUntil('the call notices', () => calls.summary().state === 'reconnecting', { timeoutMs: 10_000 });
+  await waitUntil('back in the call', () => calls.summary().state === 'in-call', { timeoutMs: 45_000 }, () => ({
+    call: calls.summary().state,
+    requests: server.requests.map((r) => `${r.method} ${r.path} ${r.status}`),
+  }));
+
+  const patch = server.requests.find((r) => r.method === 'PATCH' && r.path === play.location);
+  t.ok(patch, 'the box asked the server to restart ICE by PATCH');
+  t.match(patch, { headers: { 'if-match': '"*"', 'content-type': 'application/trickle-ice-sdpfrag' }, body: /a=ice-ufrag:/ }, 'with new credentials, If-Match "*"');
+  t.ok(patch && [404, 422].includes(patch.status), `the server could not restart it (${patch?.status})`);
+  t.ok(server.requests.some((r) => r.method === 'DELETE' && r.path === play.location), 'the old session was deleted');
+  const plays = server.sessions().filter((s) => s.kind === 'whep');
+  t.equal(plays.length, 2, 'a new WHEP session was made');
+  t.equal(server.requests.filter((r) => r.method === 'POST').at(-1)?.headers.authorization, `Bearer ${TOKEN}`, 'with the token');
+  t.equal(server.sessions().filter((s) => s.kind === 'whip').length, 1, 'the publishing session was left alone');
+  const before = decoded.count();
+  await waitUntil('the box decodes the new session', () => decoded.count() > before + 30, { timeoutMs: 20_000 });
+  t.ok(decoded.count() > before + 30, `${decoded.count() - before} frames decoded from the new session`);
+  await calls.leave();
+  t.ok(plays[1]!.deleted, 'leave deleted the new session');
+});
