@@ -42,13 +42,13 @@ async function startHubBroker(t: Test, hub: Site): Promise<string> {
   return `mqtt://${hub.address}:1883`;
 }
 
-async function startBox(t: Test, site: Site, id: string, brokerUrl: string): Promise<RunningProcess> {
+async function startBox(t: Test, site: Site, id: string, brokerUrl: string, keepaliveS = 30): Promise<RunningProcess> {
   const dir = await tempDir(t, id);
   const path = join(dir, 'config.json');
   const config = mergePatch(await simDaemonConfig(), {
     device: { id, name: `Nhà văn hoá ${id}` },
     media: { video: { size: '1280x720' } },
-    fleet: { url: brokerUrl, keepaliveS: 30, telemetryIntervalS: 10, reconnect: { initialDelayMs: 500, maxDelayMs: 2000 } },
+    fleet: { url: brokerUrl, keepaliveS, telemetryIntervalS: 10, reconnect: { initialDelayMs: 500, maxDelayMs: 2000 } },
   });
   await writeFile(path, JSON.stringify(config));
   const daemon = runNode(DAEMON, ['--config', path, '--screen', 'fake'], {}, ['ip', 'netns', 'exec', site.name]);
@@ -152,4 +152,42 @@ t.test('a call over a poor rural link stays up, and heals after a 10 s cut witho
   t.match(left, { ok: true }, 'the host ends the call');
   await waitUntil('hall-b sees the end', () => events(b, 'call.ended').length > 0, { timeoutMs: 15_000 });
   t.match(events(b, 'call.ended')[0], { reason: 'remote-left' });
+});
+
+t.test('a box whose address changes (a modem that reconnects) comes back by ICE restart, without a new join', async (t) => {
+  const available = await netnsAvailable();
+  if (available !== true) return void t.comment(`skipped: network namespaces are not available here: ${available}`);
+  const sites = await startSites(t, { seed: 11 });
+  const brokerUrl = await startHubBroker(t, sites.sites.hub);
+  // A short keepalive: the broker connection from the old address must be found dead soon.
+  const [a, b] = await Promise.all([startBox(t, sites.sites.a, 'hall-a', brokerUrl, 5), startBox(t, sites.sites.b, 'hall-b', brokerUrl, 5)]);
+  t.match(await send(sites, brokerUrl, 'hall-a', 'join', { peer: 'hall-b' }), { ok: true }, 'hall-a calls hall-b');
+  await waitUntil('both boxes in the call', () => events(a, 'call.joined').length > 0 && events(b, 'call.joined').length > 0, { timeoutMs: 30_000 });
+
+  // hall-a's uplink comes back with another address: the old ICE path is gone for good.
+  const ip = (ns: string, args: string) => execFileP('ip', ['netns', 'exec', ns, 'ip', ...args.split(' ')]);
+  const { a: siteA, hub } = sites.sites;
+  await ip(hub.name, 'route add 10.77.1.3/32 dev site-a');
+  // Old one out first: deleting a primary address takes its secondaries (and routes) with it.
+  await ip(siteA.name, 'addr del 10.77.1.2/32 peer 10.77.1.1 dev uplink');
+  await ip(siteA.name, 'addr add 10.77.1.3/32 peer 10.77.1.1 dev uplink');
+  await ip(siteA.name, 'route replace default via 10.77.1.1 dev uplink');
+  const changed = performance.now();
+  await waitUntil('both boxes notice the lost link', () => events(a, 'call.link_lost').length > 0 && events(b, 'call.link_lost').length > 0, { timeoutMs: 10_000 });
+  await waitUntil('both boxes back in the call', () => events(a, 'call.recovered').length > 0 && events(b, 'call.recovered').length > 0, { timeoutMs: 60_000 }, () => ({
+    a: a.logs.filter((r) => typeof r.event === 'string' && /^(call|fleet)\./.test(r.event)).slice(-4).map((r) => r.event),
+  }));
+  const recovered = events(a, 'call.recovered')[0]!;
+  t.comment(`back ${((performance.now() - changed) / 1000).toFixed(1)} s after the address changed, after ${String(recovered.attempts)} attempt(s)`);
+  t.ok(Number(recovered.attempts) >= 1, 'the caller restarted the link (the old path could not come back)');
+  t.ok(events(b, 'call.reoffer').length >= 1, 'hall-b answered a new offer in the same call');
+  const before = await Promise.all([send(sites, brokerUrl, 'hall-a', 'diagnostics', { logLines: 0 }), send(sites, brokerUrl, 'hall-b', 'diagnostics', { logLines: 0 })]);
+  await delay(3000);
+  const after = await Promise.all([send(sites, brokerUrl, 'hall-a', 'diagnostics', { logLines: 0 }), send(sites, brokerUrl, 'hall-b', 'diagnostics', { logLines: 0 })]);
+  const packets = (r: Json) => (r.result as Json).call.packets as Json;
+  for (const [i, id] of ['hall-a', 'hall-b'].entries()) {
+    t.ok(packets(after[i]!).videoReceived > packets(before[i]!).videoReceived + 30, `${id} receives video again`);
+    t.ok(packets(after[i]!).audioReceived > packets(before[i]!).audioReceived + 50, `${id} receives audio again`);
+  }
+  t.equal(events(a, 'call.ended').length + events(b, 'call.ended').length, 0, 'the call was never ended');
 });
