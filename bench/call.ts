@@ -22,6 +22,8 @@
  *
  * Other options: --settle 2 (s after a leave before idle is measured), --fec on|off (Opus FEC,
  * which makes video wait 120 ms for lip sync), --bitrate 1500 (kbit/s), --encoder x264enc,
+ * --jitter 80 (ms, the boxes' jitter buffers, `media.jitterBufferMs`), --start (kbit/s a call
+ * starts at, `calls.startBitrateKbps`; default the bitrate: loopback is a link known to be good),
  * --deadline 900 (s, the whole run), --keep-logs DIR (the daemons' stdout, for a look after).
  * A link cut (`--cut`: recovery time after a 10 s cut) is a phase to add between hold and leave
  * (see ROUND), with the boxes in network namespaces (test/helpers/netns.ts).
@@ -49,6 +51,8 @@ const { values } = parseArgs({
     settle: { type: 'string', default: '2' },
     fec: { type: 'string', default: 'on' },
     bitrate: { type: 'string', default: '1500' },
+    jitter: { type: 'string', default: '80' },
+    start: { type: 'string' },
     encoder: { type: 'string' },
     deadline: { type: 'string', default: '900' },
     'keep-logs': { type: 'string' },
@@ -63,7 +67,9 @@ const SETTLE_S = Number(values.settle);
 const BITRATE = Number(values.bitrate);
 const DEADLINE_S = Number(values.deadline);
 const FEC = values.fec !== 'off';
-for (const [name, v] of Object.entries({ ROUNDS, HOLD_S, IDLE_S, SETTLE_S, BITRATE, DEADLINE_S })) {
+const JITTER_MS = Number(values.jitter);
+const START_KBPS = Number(values.start ?? values.bitrate);
+for (const [name, v] of Object.entries({ ROUNDS, HOLD_S, IDLE_S, SETTLE_S, BITRATE, DEADLINE_S, JITTER_MS, START_KBPS })) {
   if (!Number.isFinite(v) || v < 0) throw new Error(`bad value for ${name}: ${v}`);
 }
 if (ROUNDS < 1 || HOLD_S < 1 || IDLE_S < 1) throw new Error('--rounds, --hold and --idle must be at least 1');
@@ -183,9 +189,10 @@ async function startBox(id: string, broker: BenchBroker, password: string, root:
       audio: { fec: FEC },
       rtp: { sendVideoPort: a, sendAudioPort: b, receiveVideoPort: c, receiveAudioPort: d },
       frameStamps: true,
+      jitterBufferMs: JITTER_MS,
     },
     fleet: { url: broker.url, passwordFile: 'broker-password' },
-    calls: { loopbackOnly: true },
+    calls: { loopbackOnly: true, startBitrateKbps: START_KBPS },
   };
   await writeFile(join(dir, 'config.json'), JSON.stringify(config, null, 2));
   const proc = spawn(process.execPath, [DAEMON, '--config', join(dir, 'config.json'), '--screen', 'fake'], {
@@ -598,7 +605,7 @@ const joins = all((r) => r.joinMs);
 const result = {
   when: new Date().toISOString(),
   machine: { nproc: availableParallelism(), cpu: cpus()[0]?.model ?? '?', loadavg: loadavg().map((l) => round(l, 2)), node: process.version },
-  settings: { size: '1280x720', fps: 30, bitrateKbps: BITRATE, fec: FEC, encoder: boxA.encoder, rounds: ROUNDS, holdS: HOLD_S, idleS: IDLE_S },
+  settings: { size: '1280x720', fps: 30, bitrateKbps: BITRATE, startKbps: START_KBPS, jitterBufferMs: JITTER_MS, fec: FEC, encoder: boxA.encoder, rounds: ROUNDS, holdS: HOLD_S, idleS: IDLE_S },
   benchSeconds: round((nowMs() - benchStart) / 1000),
   startupMs: round(startupMs),
   roundsOk: ok.length,
@@ -643,7 +650,7 @@ if (values.json) {
     ];
   };
   const lines = [
-    `diemcau call benchmark — two boxes on this machine, 1280x720 at 30 fps, ${result.settings.encoder} ${BITRATE} kbit/s, Opus FEC ${FEC ? 'on' : 'off'}, ${ok.length}/${ROUNDS} rounds, ${result.when}`,
+    `diemcau call benchmark — two boxes on this machine, 1280x720 at 30 fps, ${result.settings.encoder} ${BITRATE} kbit/s, Opus FEC ${FEC ? 'on' : 'off'}, jitter buffers ${JITTER_MS} ms, calls start at ${START_KBPS} kbit/s, ${ok.length}/${ROUNDS} rounds, ${result.when}`,
     `  machine: ${result.machine.nproc} cores, load ${result.machine.loadavg.join(' ')}; all cores busy ${result.machineBusyPct.idle}% while idle, ${result.machineBusyPct.call}% in the calls`,
     `  join → first frame of B on A's screen       median ${ms(result.joinMs.median)}, max ${ms(result.joinMs.max)} (target ≤ 1000 ms; read by A's worker: median ${ms(result.joinReadMs.median)})`,
     `  join → first frame of A on B's screen       median ${ms(result.joinBMs.median)}, max ${ms(result.joinBMs.max)}`,

@@ -260,7 +260,11 @@ function buildCalls(
     iceServers: config.calls.iceServers,
     loopbackOnly: config.calls.loopbackOnly,
     giveUpAfterMs: config.calls.giveUpAfterS * 1000,
-    sending: { captureSize: parseVideoSize(config.media.video.size), bitrateKbps: config.media.video.bitrateKbps },
+    sending: {
+      captureSize: parseVideoSize(config.media.video.size),
+      bitrateKbps: config.media.video.bitrateKbps,
+      startKbps: config.calls.startBitrateKbps,
+    },
     log,
   });
 }

@@ -225,6 +225,13 @@ const Calls = Section(
       default: false,
       description: 'ICE on 127.0.0.1 only: two boxes on one machine (tests, the demo). Never on a real box.',
     }),
+    startBitrateKbps: Type.Integer({
+      minimum: 150,
+      maximum: 8000,
+      default: 600,
+      description:
+        'What a call starts sending at (about 480p); it grows as the link shows room. Starting above a poor link’s capacity fills its queue before the first report comes back.',
+    }),
     giveUpAfterS: Type.Integer({
       minimum: 0,
       maximum: 86_400,
@@ -280,6 +287,13 @@ export const ConfigSchema = Type.Object(
         output: Output,
         rtp: Rtp,
         restart: Restart,
+        jitterBufferMs: Type.Integer({
+          minimum: 10,
+          maximum: 1000,
+          default: 80,
+          description:
+            'How long received audio and video wait for late and resent packets (ms). More rides out a jittery rural link; less lowers the delay on a good one.',
+        }),
         frameStamps: Type.Boolean({
           default: false,
           description:

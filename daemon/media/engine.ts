@@ -468,7 +468,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       host: rtp.host,
       videoPort: rtp.receiveVideoPort,
       audioPort: rtp.receiveAudioPort,
-      jitterLatencyMs: 80,
+      jitterLatencyMs: this.opts.settings.jitterBufferMs,
       output: this.opts.outputSize,
       fps: this.playoutFps,
       selfView: { channel: CHANNEL, size: selfViewSize(this.size), visible: this.selfViewVisible },

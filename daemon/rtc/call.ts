@@ -79,7 +79,7 @@ export interface CallManagerOptions {
   ports: { video: RtpBridgePorts; audio: RtpBridgePorts };
   iceServers?: { urls: string; username?: string; credential?: string }[];
   /** What a call starts sending at: the configured picture size and bitrate, the most a good link gets. */
-  sending?: { captureSize: FrameSize; bitrateKbps: number };
+  sending?: { captureSize: FrameSize; bitrateKbps: number; startKbps?: number };
   loopbackOnly?: boolean;
   /** No answer within this long ends the call as `no-answer` (default 20 s). */
   answerTimeoutMs?: number;
@@ -386,7 +386,7 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
       video: this.opts.ports.video,
       audio: this.opts.ports.audio,
       media,
-      ...(sending ? { captureSize: sending.captureSize, maxBitrateKbps: sending.bitrateKbps } : {}),
+      ...(sending ? { captureSize: sending.captureSize, maxBitrateKbps: sending.bitrateKbps, startKbps: sending.startKbps } : {}),
       iceServers: [...(this.opts.iceServers ?? []), ...call.serverIceServers],
       loopbackOnly: this.opts.loopbackOnly ?? false,
       log: this.opts.log,

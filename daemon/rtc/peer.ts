@@ -46,6 +46,12 @@ export interface BoxPeerOptions {
    * quality.ts); without it only the bitrate follows the link.
    */
   captureSize?: FrameSize;
+  /**
+   * What the link is first taken to carry (kbit/s; `calls.startBitrateKbps`): a call starts
+   * there and grows while the link shows no loss and no queue — starting above a rural link's
+   * capacity would fill its queue (and drop audio) before the first report came back.
+   */
+  startKbps?: number;
   log: Logger;
 }
 
@@ -72,12 +78,6 @@ const FMT_REMB = 15;
 const KEYFRAME_MIN_INTERVAL_MS = 500;
 /** When to ask the far end for a keyframe after its video starts (ms). */
 const REMOTE_KEYFRAME_ASKS_MS = [0, 1000, 3000];
-/**
- * A call starts sending at this (kbit/s, about 480p) and grows while the link shows no loss and
- * no queue: starting above a rural link's capacity would fill its queue (and drop audio) before
- * the first report came back.
- */
-const START_KBPS = 600;
 /** Bitrate changes smaller than this are noise; the encoder is left alone. */
 const BITRATE_STEP = 0.1;
 
@@ -118,7 +118,7 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
     super();
     // A camera below the ladder's lowest rung (360p) keeps its size; only the bitrate follows.
     const ladder = opts.captureSize && opts.direction !== 'recvonly' && opts.captureSize.height >= 360 && opts.captureSize.width >= 640;
-    if (ladder) this.quality = new SendQuality({ captureSize: opts.captureSize!, maxVideoKbps: opts.maxBitrateKbps ?? 2500, startKbps: START_KBPS });
+    if (ladder) this.quality = new SendQuality({ captureSize: opts.captureSize!, maxVideoKbps: opts.maxBitrateKbps ?? 2500, ...(opts.startKbps ? { startKbps: opts.startKbps } : {}) });
     this.videoBridge = videoBridge;
     this.audioBridge = audioBridge;
     this.pc = new RTCPeerConnection({
@@ -141,7 +141,7 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
     this.audio.onTrack.subscribe((remote) => audioBridge.receiveFrom(remote));
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === 'connected') {
-        // The first decision: start low (START_KBPS) until the far end's reports come.
+        // The first decision: start at startKbps until the far end's reports come.
         if (!this.established && this.quality) this.followLink({});
         this.established = true;
         this.watchRtcp();
