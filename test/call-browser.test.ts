@@ -7,15 +7,12 @@
  * the call on the other, and a second caller meanwhile is told the box is busy.
  */
 import t, { type Test } from 'tap';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { mergePatch } from '../daemon/config/merge.js';
 import { startCallPageServer } from '../web-setup/call-page.js';
-import { DAEMON, runNode, simDaemonConfig } from './helpers/daemon.js';
-import { boxConfig, consoleClient, startFleetBroker, type ConsoleClient, type FleetBroker } from './helpers/fleet.js';
+import { consoleClient, startFleetBroker, startSimBox, type ConsoleClient } from './helpers/fleet.js';
 import { freeTcpPort } from './helpers/mosquitto.js';
 import { delay, waitUntil } from './helpers/wait.js';
 
@@ -26,15 +23,15 @@ const BOX = 'hall-a';
 const HOST = 'host-laptop';
 const ARTIFACTS = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'test-artifacts');
 
-async function startBox(t: Test, broker: FleetBroker, id: string): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), `diemcau-browser-${id}-`));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const path = join(dir, 'config.json');
-  const fleet = await boxConfig(broker, id, dir, { calls: { loopbackOnly: true } });
-  await writeFile(path, JSON.stringify(mergePatch(await simDaemonConfig(), { ...fleet, device: { ...(fleet.device as Json), id } })));
-  const daemon = runNode(DAEMON, ['--config', path, '--screen', 'fake']);
-  t.teardown(() => daemon.stop());
-  await daemon.waitForLog('media up', (r) => r.msg === 'media worker state' && (r.worker as Json)?.state === 'running', 60_000);
+/** The host presses Call; resolves once the page and the box are both in the call. */
+async function callFromPage(page: Page, fleetConsole: ConsoleClient, what: string): Promise<void> {
+  await page.click('#call-button');
+  await waitUntil(
+    what,
+    async () => (await pageCall(page)).state === 'in-call' && stateOf(fleetConsole, BOX)?.call?.state === 'in-call',
+    { timeoutMs: 30_000, intervalMs: 200 },
+    () => stateOf(fleetConsole, BOX)?.call,
+  );
 }
 
 async function launchChromium(t: Test): Promise<Browser> {
@@ -189,7 +186,7 @@ t.test('a host calls a box from Chromium: media both ways, hang-ups both ways, b
   t.teardown(() => server.close());
   // Both started side by side; both settled before going on, so a failure of one still
   // leaves the other registered for teardown.
-  const [box, launched] = await Promise.allSettled([startBox(t, broker, BOX), launchChromium(t)]);
+  const [box, launched] = await Promise.allSettled([startSimBox(t, broker, BOX), launchChromium(t)]);
   if (box.status === 'rejected') throw box.reason;
   if (launched.status === 'rejected') throw launched.reason;
   const browser = launched.value;
@@ -213,13 +210,7 @@ t.test('a host calls a box from Chromium: media both ways, hang-ups both ways, b
   await refused.close();
 
   // --- the first call: media both ways ---
-  await page.click('#call-button');
-  await waitUntil(
-    'the page and the box are in the call',
-    async () => (await pageCall(page)).state === 'in-call' && stateOf(fleetConsole, BOX)?.call?.state === 'in-call',
-    { timeoutMs: 30_000, intervalMs: 200 },
-    () => stateOf(fleetConsole, BOX)?.call,
-  );
+  await callFromPage(page, fleetConsole, 'the page and the box are in the call');
   const first = await pageCall(page);
   t.match(stateOf(fleetConsole, BOX)?.call, { peer: HOST, direction: 'incoming', callId: first.callId }, 'the box answered the page by itself');
   t.match(await page.innerText('#status'), /Đang trong cuộc gọi với hall-a\s+In call with hall-a/, 'the page says it is in the call');
@@ -297,13 +288,7 @@ t.test('a host calls a box from Chromium: media both ways, hang-ups both ways, b
   t.match(await page.innerText('#status'), /Đã kết thúc: Bạn đã kết thúc cuộc gọi\s+Ended: You hung up/, 'the page says the host hung up');
 
   // --- a second call works; a second caller meanwhile hears "busy" ---
-  await page.click('#call-button');
-  await waitUntil(
-    'the second call is on',
-    async () => (await pageCall(page)).state === 'in-call' && stateOf(fleetConsole, BOX)?.call?.state === 'in-call',
-    { timeoutMs: 30_000, intervalMs: 200 },
-    () => stateOf(fleetConsole, BOX)?.call,
-  );
+  await callFromPage(page, fleetConsole, 'the second call is on');
   const second = await pageCall(page);
   t.not(second.callId, first.callId, 'a new call id');
   t.equal(stateOf(fleetConsole, BOX)?.call?.callId, second.callId, 'the box is in the second call');

@@ -4,27 +4,11 @@
  * media crosses werift ↔ werift on 127.0.0.1, and both boxes report the call in their state
  * and events; leaving ends it on both sides with a reason.
  */
-import t, { type Test } from 'tap';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { mergePatch } from '../daemon/config/merge.js';
-import { DAEMON, runNode, simDaemonConfig } from './helpers/daemon.js';
-import { boxConfig, consoleClient, startFleetBroker, type ConsoleClient, type FleetBroker } from './helpers/fleet.js';
+import t from 'tap';
+import { consoleClient, startFleetBroker, startSimBox, type ConsoleClient } from './helpers/fleet.js';
 import { waitUntil } from './helpers/wait.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-async function startBox(t: Test, broker: FleetBroker, id: string): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), `diemcau-call-${id}-`));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const path = join(dir, 'config.json');
-  const fleet = await boxConfig(broker, id, dir, { calls: { loopbackOnly: true } });
-  await writeFile(path, JSON.stringify(mergePatch(await simDaemonConfig(), { ...fleet, device: { ...(fleet.device as Json), id } })));
-  const daemon = runNode(DAEMON, ['--config', path, '--screen', 'fake']);
-  t.teardown(() => daemon.stop());
-  await daemon.waitForLog('media up', (r) => r.msg === 'media worker state' && (r.worker as Json)?.state === 'running', 60_000);
-}
 
 const stateOf = (c: ConsoleClient, id: string) => c.lastOn(`diemcau/${id}/state`)?.json as Json | undefined;
 const events = (c: ConsoleClient, id: string, type: string) =>
@@ -33,7 +17,7 @@ const events = (c: ConsoleClient, id: string, type: string) =>
 t.test('join: two boxes call each other through the broker, and leave ends it on both sides', async (t) => {
   const broker = await startFleetBroker(t, ['hall-a', 'hall-b']);
   const console = await consoleClient(t, broker);
-  await Promise.all([startBox(t, broker, 'hall-a'), startBox(t, broker, 'hall-b')]);
+  await Promise.all([startSimBox(t, broker, 'hall-a'), startSimBox(t, broker, 'hall-b')]);
   await waitUntil('both online', () => stateOf(console, 'hall-a')?.call?.available === true && stateOf(console, 'hall-b')?.call?.available === true, {
     timeoutMs: 30_000,
   });

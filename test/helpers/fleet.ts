@@ -13,6 +13,7 @@ import { createLogger, LogTail, type Logger } from '../../daemon/log.js';
 import { TvNotices } from '../../daemon/screen/notices.js';
 import { SimulatedPower } from '../../daemon/system/power.js';
 import { mosquittoAcl } from '../../provisioning/acl.js';
+import { DAEMON, runNode, simDaemonConfig, type RunningProcess } from './daemon.js';
 import { startMosquitto, type Broker } from './mosquitto.js';
 import { waitUntil } from './wait.js';
 
@@ -53,6 +54,22 @@ export async function boxConfig(broker: FleetBroker, id: string, dir: string, ex
     },
     extra,
   ) as Record<string, unknown>;
+}
+
+/**
+ * A built daemon in the sim profile on the fleet broker as box `id`, calls on 127.0.0.1 only;
+ * resolves once its media runs. Stopped, and its directory removed, when the test ends.
+ */
+export async function startSimBox(t: Test, broker: FleetBroker, id: string): Promise<RunningProcess> {
+  const dir = await mkdtemp(join(tmpdir(), `diemcau-box-${id}-`));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const path = join(dir, 'config.json');
+  const fleet = await boxConfig(broker, id, dir, { calls: { loopbackOnly: true } });
+  await writeFile(path, JSON.stringify(mergePatch(await simDaemonConfig(), { ...fleet, device: { ...(fleet.device as Record<string, unknown>), id } })));
+  const daemon = runNode(DAEMON, ['--config', path, '--screen', 'fake']);
+  t.teardown(() => daemon.stop());
+  await daemon.waitForLog(`${id}: media up`, (r) => r.msg === 'media worker state' && (r.worker as { state?: string } | undefined)?.state === 'running', 60_000);
+  return daemon;
 }
 
 export interface InProcessBox {
