@@ -60,13 +60,15 @@ export type PeerState = 'new' | 'connecting' | 'connected' | 'disconnected' | 'f
 export type BoxPeerEvents = {
   state: [PeerState];
   /** The far end asked for a keyframe (PLI or FIR); the encoder was asked for one. */
-  keyframe: [reason: 'pli' | 'fir'];
+  keyframe: [reason: 'pli' | 'fir' | 'connected'];
   /** A new bandwidth estimate from the far end became the encoder bitrate. */
   bitrate: [kbps: number];
   /** The link's quality changed the picture size sent (null: audio only). */
   size: [size: FrameSize | null];
 };
 
+/** Reports arriving this long after the far end is heard again still cover the outage (ms). */
+const OUTAGE_REPORTS_MS = 3000;
 /** How often the far end's silence is checked (ms). */
 const SILENCE_CHECK_MS = 500;
 /** RTCP payload-specific feedback (RFC 4585) and its formats. */
@@ -105,6 +107,8 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
   /** Inbound packets counted at the last check, and when that count last moved. */
   private heard = { packets: 0, at: 0 };
   private silent = false;
+  /** When the far end was heard again after a silence (performance.now()). */
+  private heardAgainAt = -Infinity;
   /** Set once DTLS is up: from then on ICE and the far end's packets tell the link's state. */
   private established = false;
   private silenceTimer: NodeJS.Timeout | undefined;
@@ -141,8 +145,13 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
     this.audio.onTrack.subscribe((remote) => audioBridge.receiveFrom(remote));
     this.pc.connectionStateChange.subscribe((state) => {
       if (state === 'connected') {
-        // The first decision: start at startKbps until the far end's reports come.
-        if (!this.established && this.quality) this.followLink({});
+        if (!this.established) {
+          // The encoder's first keyframe went out before the link was up: the far end's decoder
+          // would wait for the next one (or for its PLI's round trip). Send one now.
+          if (this.direction !== 'recvonly') this.requestKeyframe('connected');
+          // The first decision: start at startKbps until the far end's reports come.
+          if (this.quality) this.followLink({});
+        }
         this.established = true;
         this.watchRtcp();
         this.watchSilence();
@@ -310,7 +319,10 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
       const silent = now - this.heard.at >= limit;
       if (silent !== this.silent) {
         this.silent = silent;
-        if (!silent) this.askForKeyframe();
+        if (!silent) {
+          this.heardAgainAt = now;
+          this.askForKeyframe();
+        }
       }
       // Also catches a selected pair lost or found again (an ICE restart), which has no event.
       this.reportState();
@@ -361,7 +373,7 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
     this.video.receiver.sendRtcpPLI(this.remoteVideoSsrc).catch(() => undefined);
   }
 
-  private requestKeyframe(reason: 'pli' | 'fir'): void {
+  private requestKeyframe(reason: 'pli' | 'fir' | 'connected'): void {
     const now = performance.now();
     if (now - this.lastKeyframeAt < KEYFRAME_MIN_INTERVAL_MS) return;
     this.lastKeyframeAt = now;
@@ -376,7 +388,13 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
    * which also measures the round trip): reports on our video drive the link's quality.
    */
   noteReport(report: FarReport): void {
-    if (report.ssrc !== this.video.sender.ssrc) return;
+    // Our video's reports; while video is paused (audio only) our audio's, on the same path —
+    // else the link could never show the room to bring video back.
+    const about = this.quality?.current?.size === null ? this.audio.sender.ssrc : this.video.sender.ssrc;
+    if (report.ssrc !== about) return;
+    // Loss while the link was down (and in the first reports after, whose interval spans the
+    // outage) is the cut, not congestion: it must not send the call to audio only.
+    if (this.state !== 'connected' || performance.now() - this.heardAgainAt < OUTAGE_REPORTS_MS) return;
     this.followLink({ lossFraction: report.lossFraction, ...(report.rttMs !== undefined ? { rttMs: report.rttMs } : {}) });
   }
 
