@@ -6,8 +6,8 @@ import t, { type Test } from 'tap';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger } from '../daemon/log.js';
-import { withIceFragment } from '../daemon/rtc/peer.js';
-import { iceFragmentOf, parseIceServerLinks, WhipSession } from '../daemon/rtc/whip.js';
+import { iceFragmentOf, withIceFragment } from '../daemon/rtc/ice-fragment.js';
+import { parseIceServerLinks, WhipSession } from '../daemon/rtc/whip.js';
 
 const log = createLogger('silent');
 const OUR_FRAGMENT = 'm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:0\r\na=ice-ufrag:ab13\r\na=ice-pwd:pw-after-the-restart-xx\r\na=end-of-candidates\r\n';

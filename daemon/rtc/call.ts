@@ -9,7 +9,8 @@ import type { FrameSize } from './quality.js';
 import { CallStatsSampler, type CallStats } from './stats.js';
 import { BoxPeer } from './peer.js';
 import type { RtpBridgePorts } from './rtp-bridge.js';
-import { iceFragmentOf, WhipSession, type IceServerLink } from './whip.js';
+import { iceFragmentOf } from './ice-fragment.js';
+import { WhipSession, type IceServerLink } from './whip.js';
 
 export type CallPhase = 'idle' | 'connecting' | 'in-call' | 'reconnecting';
 
@@ -135,7 +136,7 @@ interface ActiveCall {
   recovery: Recovery | undefined;
   /** Whether the call has been in-call once (a later in-call is a recovery). */
   joined: boolean;
-  stats: CallStatsSampler;
+  stats: CallStatsSampler<BoxPeer>;
 }
 
 /** How often a lost link's recovery is looked at (ms). */
@@ -347,7 +348,7 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
       stats: new CallStatsSampler({
         peers: () => links.map((l) => l.box),
         media: { status: () => this.mediaStatus() },
-        onReport: (peer, report) => (peer as BoxPeer).noteReport(report),
+        onReport: (peer, report) => peer.noteReport(report),
       }),
     };
     call.stats.start();

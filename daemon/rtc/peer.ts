@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import { AUDIO_PAYLOAD_TYPE, VIDEO_PAYLOAD_TYPE } from '../media/pipelines.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { opus, videoCodecs, type VideoCodecName } from './codecs.js';
+import { withIceFragment } from './ice-fragment.js';
 import { SendQuality, type FrameSize } from './quality.js';
 import type { FarReport } from './stats.js';
 import { RtpBridge, type RtpBridgePorts } from './rtp-bridge.js';
@@ -439,30 +440,6 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
       (e: Error) => this.opts.log.warn({ event: 'rtc.bitrate_failed', err: e.message }, 'bitrate not applied'),
     );
   }
-}
-
-/**
- * `sdp` with the ICE credentials and candidates of an SDP fragment (RFC 8840) in place of its
- * own: the fragment's ufrag and pwd replace every section's, and its candidates (all on the one
- * bundled transport) go into the first section.
- */
-export function withIceFragment(sdp: string, fragment: string): string {
-  const ufrag = /^a=ice-ufrag:(\S+)/m.exec(fragment)?.[1];
-  const pwd = /^a=ice-pwd:(\S+)/m.exec(fragment)?.[1];
-  if (!ufrag || !pwd) throw new DcError('DC_RTC_BAD_SDP', 'the ICE restart answer has no ice-ufrag and ice-pwd');
-  const candidates = fragment.split(/\r?\n/).filter((l) => l.startsWith('a=candidate:') || l === 'a=end-of-candidates');
-  const out: string[] = [];
-  for (const line of sdp.split(/\r?\n/)) {
-    if (line === '') continue;
-    if (line.startsWith('a=candidate:') || line === 'a=end-of-candidates') continue;
-    if (line.startsWith('a=ice-ufrag:')) out.push(`a=ice-ufrag:${ufrag}`);
-    else if (line.startsWith('a=ice-pwd:')) out.push(`a=ice-pwd:${pwd}`);
-    else out.push(line);
-  }
-  // Candidates go at the end of the first media section.
-  const second = out.findIndex((l, i) => l.startsWith('m=') && out.slice(0, i).some((x) => x.startsWith('m=')));
-  out.splice(second === -1 ? out.length : second, 0, ...candidates);
-  return `${out.join('\r\n')}\r\n`;
 }
 
 /** Why `sdp` cannot carry a call, or undefined: a session line first, and audio or video in it. */

@@ -68,9 +68,9 @@ export interface StatsPeer {
   readonly audioBridge: RtpBridge;
 }
 
-export interface CallStatsSamplerOptions {
+export interface CallStatsSamplerOptions<P extends StatsPeer = StatsPeer> {
   /** The call's peers now (one for a direct call; a sending and a receiving one in a conference). */
-  peers: () => readonly StatsPeer[];
+  peers: () => readonly P[];
   media: Pick<MediaControl, 'status'>;
   /** Default 2000 ms. */
   intervalMs?: number;
@@ -79,7 +79,7 @@ export interface CallStatsSamplerOptions {
    * fraction (0..1) and the round trip measured from it (ms; undefined when the block answers no
    * SR we know). The link's quality policy feeds on these.
    */
-  onReport?: (peer: StatsPeer, report: FarReport) => void;
+  onReport?: (peer: P, report: FarReport) => void;
 }
 
 export interface FarReport {
@@ -174,7 +174,7 @@ const round = (value: number, digits = 1): number => Math.round(value * 10 ** di
  * synchronous call summary can include them. start() takes the baseline; the first figures
  * come one interval later. stop() ends the timer and the RTCP subscriptions.
  */
-export class CallStatsSampler {
+export class CallStatsSampler<P extends StatsPeer = StatsPeer> {
   private readonly intervalMs: number;
   private timer: NodeJS.Timeout | undefined;
   private previous: Reading | null = null;
@@ -185,7 +185,7 @@ export class CallStatsSampler {
   private readonly far = new Map<number, FarReports>();
   private readonly watched = new Map<RTCDtlsTransport, () => void>();
 
-  constructor(private readonly opts: CallStatsSamplerOptions) {
+  constructor(private readonly opts: CallStatsSamplerOptions<P>) {
     this.intervalMs = opts.intervalMs ?? DEFAULT_INTERVAL_MS;
   }
 
@@ -323,7 +323,7 @@ export class CallStatsSampler {
   }
 
   /** Reads the far end's report blocks on our streams from every RTCP packet of the peer's transport. */
-  private watchReports(peer: StatsPeer): void {
+  private watchReports(peer: P): void {
     for (const transceiver of peer.pc.getTransceivers()) {
       // Set once the transceiver is negotiated; bundled transceivers share one.
       const transport: RTCDtlsTransport | undefined = transceiver.sender.dtlsTransport;
@@ -333,7 +333,7 @@ export class CallStatsSampler {
     }
   }
 
-  private onRtcp(peer: StatsPeer, packet: RtcpPacket): void {
+  private onRtcp(peer: P, packet: RtcpPacket): void {
     // Any RTCP from the far end is a moment to note which SR each of our senders sent last.
     const senders = peer.pc.getTransceivers().map((t) => t.sender);
     for (const sender of senders) this.noteSr(sender);

@@ -129,23 +129,6 @@ async function failure(response: Response, what: string): Promise<DcError> {
 }
 
 /**
- * The ICE part of a local SDP as a fragment for PATCH (RFC 8840): the first media section's line
- * and mid (the transport is bundled), its credentials and every candidate.
- */
-export function iceFragmentOf(sdp: string): string {
-  const lines = sdp.split(/\r?\n/);
-  const first = lines.findIndex((l) => l.startsWith('m='));
-  const pick = (prefix: string) => lines.find((l, i) => i > first && l.startsWith(prefix));
-  const media = lines[first];
-  const mid = pick('a=mid:');
-  const ufrag = pick('a=ice-ufrag:') ?? lines.find((l) => l.startsWith('a=ice-ufrag:'));
-  const pwd = pick('a=ice-pwd:') ?? lines.find((l) => l.startsWith('a=ice-pwd:'));
-  if (!media || !mid || !ufrag || !pwd) throw new DcError('DC_RTC_BAD_SDP', 'the local description has no ICE credentials to send');
-  const candidates = [...new Set(lines.filter((l) => l.startsWith('a=candidate:')))];
-  return [media, mid, ufrag, pwd, ...candidates, 'a=end-of-candidates', ''].join('\r\n');
-}
-
-/**
  * ICE servers from `Link` headers (RFC 9725 §4.4): `<turn:turn.example:3478>; rel="ice-server";
  * username="u"; credential="p"; credential-type="password"`, several comma-separated.
  */
