@@ -105,24 +105,28 @@ t.test('a call over a poor rural link stays up, and heals after a 10 s cut witho
   };
   await delay(3000);
   const [a0, b0] = await Promise.all([sample('hall-a'), sample('hall-b')]);
+  const link0 = await rural.stats();
   await delay(15_000);
   const [a1, b1] = await Promise.all([sample('hall-a'), sample('hall-b')]);
+  const link1 = await rural.stats();
+  const queueDrops = (way: 'outbound' | 'inbound') => link1[way].droppedQueue - link0[way].droppedQueue;
+  const kbps = (way: 'outbound' | 'inbound') => ((link1[way].forwardedBytes - link0[way].forwardedBytes) * 8) / (a1.at - a0.at);
+  t.comment(
+    `the rural link carried ${kbps('outbound').toFixed(0)} kbit/s from hall-a and ${kbps('inbound').toFixed(0)} towards it; ` +
+      `its queue dropped ${queueDrops('outbound')} and ${queueDrops('inbound')} packets`,
+  );
   const rate = (s1: Awaited<ReturnType<typeof sample>>, s0: typeof s1, key: string) => (s1.p[key] - s0.p[key]) / ((s1.at - s0.at) / 1000);
   t.comment(
     `a receives audio ${rate(a1, a0, 'audioReceived').toFixed(1)}/s video ${rate(a1, a0, 'videoReceived').toFixed(1)}/s; ` +
       `b receives audio ${rate(b1, b0, 'audioReceived').toFixed(1)}/s video ${rate(b1, b0, 'videoReceived').toFixed(1)}/s`,
   );
-  // Opus sends 50 packets a second; 5% are lost on the way, some more in the bottleneck's queue
-  // (FEC and concealment cover them at the decoder).
-  // Video stays under the bottleneck (it starts low and backs off when the RTT shows a queue),
-  // so its queue does not drop audio.
-  // 47.5/s is all that 5% loss leaves. Most runs measure 42–50, but some 28–38: the video
-  // still overfills the bottleneck's queue at times (keyframe bursts are suspected; no pacing
-  // yet) and audio is dropped with it. Shown, not hidden, until that is fixed.
-  const todo = 'audio is not yet protected from every video burst on a 1 Mbit/s link';
-  t.ok(rate(b1, b0, 'audioReceived') > 40, 'hall-b hears hall-a continuously through the loss', { todo });
-  t.ok(rate(a1, a0, 'audioReceived') > 40, 'hall-a hears hall-b continuously through the loss', { todo });
-  t.ok(rate(b1, b0, 'audioReceived') > 15 && rate(a1, a0, 'audioReceived') > 15, 'audio keeps arriving both ways');
+  // Opus sends 50 packets a second; 5% are lost on the way: 47.5/s is what arrives (FEC and
+  // concealment cover the gaps at the decoder). Video stays under the bottleneck (it starts
+  // low, backs off when the RTT shows a queue, is paced and retransmitted at most once a round
+  // trip), so the bottleneck's queue does not drop audio. Before werift's NACK storm was tamed
+  // (retransmissions.ts) this was 28-38/s in one run out of four.
+  t.ok(rate(b1, b0, 'audioReceived') > 40, 'hall-b hears hall-a continuously through the loss');
+  t.ok(rate(a1, a0, 'audioReceived') > 40, 'hall-a hears hall-b continuously through the loss');
   t.ok(rate(b1, b0, 'videoReceived') > 20, 'hall-a’s video keeps reaching hall-b');
   t.ok(rate(a1, a0, 'videoReceived') > 20, 'hall-b’s video keeps reaching hall-a');
   t.equal(events(a, 'call.ended').length + events(b, 'call.ended').length, 0, 'the call never dropped');

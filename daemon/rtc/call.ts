@@ -376,11 +376,8 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
     const status = await media.status();
     if (!status.encoder) throw new DcError('DC_MEDIA_NO_ENCODER', 'no video encoder works on this box');
     const sending = this.opts.sending;
-    if (direction !== 'recvonly') {
-      // Each call (and each new peer connection) starts at full quality; the link lowers it.
-      if (sending) await Promise.all([media.setSendSize(sending.captureSize), media.setBitrate(sending.bitrateKbps)]);
-      await media.setSending(true);
-    }
+    // The peer sets the size and bitrate each new link starts at.
+    if (direction !== 'recvonly') await media.setSending(true);
     const box = await BoxPeer.create({
       videoCodec: status.encoder.codec as VideoCodecName,
       direction,

@@ -8,6 +8,7 @@ import { withIceFragment } from './ice-fragment.js';
 import { SendQuality, type FrameSize } from './quality.js';
 import type { FarReport } from './stats.js';
 import { RtpBridge, type RtpBridgePorts } from './rtp-bridge.js';
+import { limitNackRepeats, limitRetransmissions } from './retransmissions.js';
 
 /** What a call asks of the media engine while it runs. */
 export interface PeerMediaControl {
@@ -137,6 +138,8 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
     const { direction } = this;
     this.video = this.pc.addTransceiver(videoTrack, { direction });
     this.audio = this.pc.addTransceiver(audioTrack, { direction });
+    limitRetransmissions(this.video.sender, () => this.link.rttMs);
+    limitNackRepeats(this.video.receiver);
     videoBridge.sendTo(videoTrack);
     audioBridge.sendTo(audioTrack);
     this.video.onTrack.subscribe((remote) => {
@@ -150,8 +153,6 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
           // The encoder's first keyframe went out before the link was up: the far end's decoder
           // would wait for the next one (or for its PLI's round trip). Send one now.
           if (this.direction !== 'recvonly') this.requestKeyframe('connected');
-          // The first decision: start at startKbps until the far end's reports come.
-          if (this.quality) this.followLink({});
         }
         this.established = true;
         this.watchRtcp();
@@ -174,7 +175,32 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
       video.close();
       throw e;
     }
-    return new BoxPeer(opts, video, audio);
+    const peer = new BoxPeer(opts, video, audio);
+    await peer.startSending();
+    return peer;
+  }
+
+  /**
+   * The encoder's settings before the first packet: with the ladder, the size and bitrate that
+   * `startKbps` allows (a first keyframe at full size and bitrate would fill a slow link's
+   * queue, and the RTT measured through that queue would pass for the link's own); without it,
+   * the configured bitrate. A new peer connection starts afresh, whatever the last one reached.
+   */
+  private async startSending(): Promise<void> {
+    if (this.direction === 'recvonly') return;
+    if (!this.quality) {
+      if (this.opts.maxBitrateKbps) await this.opts.media.setBitrate(this.opts.maxBitrateKbps);
+      return;
+    }
+    const decision = this.quality.observe({ estimateKbps: this.assumedEstimateKbps(), at: performance.now() });
+    this.opts.log.info({ event: 'rtc.send_size', rung: decision.rung, budgetKbps: decision.budgetKbps }, `the call starts at ${decision.rung}`);
+    await this.opts.media.setSendSize?.(decision.size);
+    if (decision.size) this.applyBitrate(Math.max(this.opts.minBitrateKbps ?? 150, decision.videoKbps), this.assumedEstimateKbps());
+  }
+
+  /** No estimate from the far end yet: as much as the encoder may use, so that only loss and queueing limit it. */
+  private assumedEstimateKbps(): number {
+    return this.link.estimateKbps ?? ((this.opts.maxBitrateKbps ?? 2500) + 40) / 0.85;
   }
 
   get direction(): 'sendrecv' | 'sendonly' | 'recvonly' {
@@ -412,8 +438,7 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
       if (news.estimateKbps !== undefined) this.applyBitrate(Math.round(Math.min(max, Math.max(min, news.estimateKbps * 0.85 - 40))), news.estimateKbps);
       return;
     }
-    // No estimate: as much as the encoder may use, so that only loss limits it.
-    const estimateKbps = this.link.estimateKbps ?? (max + 40) / 0.85;
+    const estimateKbps = this.assumedEstimateKbps();
     const decision = this.quality.observe({
       estimateKbps,
       ...(this.link.lossFraction !== undefined ? { lossFraction: this.link.lossFraction } : {}),
@@ -433,6 +458,7 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
   private applyBitrate(target: number, estimateKbps: number): void {
     if (this.bitrateKbps !== undefined && Math.abs(target - this.bitrateKbps) < this.bitrateKbps * BITRATE_STEP) return;
     this.bitrateKbps = target;
+    this.videoBridge.setTargetKbps(target);
     const { lossFraction: loss, rttMs } = this.link;
     this.opts.log.info({ event: 'rtc.bitrate', kbps: target, estimateKbps: Math.round(estimateKbps), loss, rttMs }, 'encoder bitrate follows the link');
     this.opts.media.setBitrate(target).then(

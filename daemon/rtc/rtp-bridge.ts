@@ -1,6 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import type { MediaStreamTrack, RtpPacket } from 'werift';
 import type { Logger } from '../log.js';
+import { Pacer } from './pacer.js';
 
 /**
  * Where RTP crosses between the media worker (GStreamer) and werift, on loopback UDP: one
@@ -39,7 +40,10 @@ export class RtpBridge {
   readonly counters: RtpBridgeCounters = { sent: 0, received: 0, bytesSent: 0, bytesReceived: 0, framesSent: 0 };
   private readonly socket: Socket;
   private lastSsrc: number | undefined;
+  private local: MediaStreamTrack | undefined;
   private unsubscribe: (() => void) | undefined;
+  /** Video only: keyframe bursts are spread out so that they do not push audio off a slow link. */
+  private readonly pacer: Pacer | undefined;
 
   private constructor(
     private readonly kind: 'video' | 'audio',
@@ -49,6 +53,7 @@ export class RtpBridge {
     socket: Socket,
   ) {
     this.socket = socket;
+    if (kind === 'video') this.pacer = new Pacer((datagram) => this.forward(datagram));
   }
 
   /** Binds `fromMedia` on loopback; rejects (EADDRINUSE) if something else holds it. */
@@ -68,21 +73,32 @@ export class RtpBridge {
 
   /** From now on, RTP from the encoder goes to `local`. */
   sendTo(local: MediaStreamTrack): void {
+    this.local = local;
     this.socket.removeAllListeners('message');
     this.socket.on('message', (datagram) => {
       if (datagram.length < 12) return;
-      const ssrc = datagram.readUInt32BE(8);
-      if (this.lastSsrc !== undefined && ssrc !== this.lastSsrc) {
-        // A new encoder pipeline: werift keeps sequence and timestamp continuous for the far end.
-        local.notifySourceChanged({ sequenceNumber: datagram.readUInt16BE(2), timestamp: datagram.readUInt32BE(4) });
-        this.log.debug({ event: 'rtc.source_changed', kind: this.kind }, 'rtp source changed');
-      }
-      this.lastSsrc = ssrc;
       this.counters.sent++;
       this.counters.bytesSent += rtpPayloadLength(datagram);
       if (datagram[1]! & 0x80) this.counters.framesSent++;
-      local.writeRtp(datagram);
+      if (this.pacer) this.pacer.push(datagram);
+      else this.forward(datagram);
     });
+  }
+
+  /** The encoder's bitrate now: video is paced a little above it. */
+  setTargetKbps(kbps: number): void {
+    this.pacer?.setTargetKbps(kbps);
+  }
+
+  private forward(datagram: Buffer): void {
+    const ssrc = datagram.readUInt32BE(8);
+    if (this.lastSsrc !== undefined && ssrc !== this.lastSsrc) {
+      // A new encoder pipeline: werift keeps sequence and timestamp continuous for the far end.
+      this.local?.notifySourceChanged({ sequenceNumber: datagram.readUInt16BE(2), timestamp: datagram.readUInt32BE(4) });
+      this.log.debug({ event: 'rtc.source_changed', kind: this.kind }, 'rtp source changed');
+    }
+    this.lastSsrc = ssrc;
+    this.local?.writeRtp(datagram);
   }
 
   /** From now on, RTP from the far end's `remote` track goes to the playout pipeline. */
@@ -101,6 +117,7 @@ export class RtpBridge {
   }
 
   close(): void {
+    this.pacer?.close();
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     this.socket.removeAllListeners('message');
