@@ -25,8 +25,8 @@
  * --jitter 80 (ms, the boxes' jitter buffers, `media.jitterBufferMs`), --start (kbit/s a call
  * starts at, `calls.startBitrateKbps`; default the bitrate: loopback is a link known to be good),
  * --deadline 900 (s, the whole run), --keep-logs DIR (the daemons' stdout, for a look after).
- * A link cut (`--cut`: recovery time after a 10 s cut) is a phase to add between hold and leave
- * (see ROUND), with the boxes in network namespaces (test/helpers/netns.ts).
+ * Recovery from a 10 s link cut needs the boxes in network namespaces: `npm run bench:cut`
+ * (bench/call-cut.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -56,7 +56,6 @@ const { values } = parseArgs({
     encoder: { type: 'string' },
     deadline: { type: 'string', default: '900' },
     'keep-logs': { type: 'string' },
-    cut: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
 });
@@ -73,7 +72,6 @@ for (const [name, v] of Object.entries({ ROUNDS, HOLD_S, IDLE_S, SETTLE_S, BITRA
   if (!Number.isFinite(v) || v < 0) throw new Error(`bad value for ${name}: ${v}`);
 }
 if (ROUNDS < 1 || HOLD_S < 1 || IDLE_S < 1) throw new Error('--rounds, --hold and --idle must be at least 1');
-if (values.cut) throw new Error('--cut is not built yet: it needs the boxes in network namespaces (test/helpers/netns.ts)');
 
 // --- time, /proc and statistics --------------------------------------------------------------
 

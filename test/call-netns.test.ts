@@ -5,82 +5,16 @@
  * moving, and a 10 s cut of that link — broker included — must heal without a new `join`.
  * The link is emulated in user space (test/peers/link-emulator.py): this kernel has no netem.
  */
-import t, { type Test } from 'tap';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import t from 'tap';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mergePatch } from '../daemon/config/merge.js';
-import { DAEMON, runNode, simDaemonConfig, type LogRecord, type RunningProcess } from './helpers/daemon.js';
-import { netnsAvailable, startSites, type Site, type Sites } from './helpers/netns.js';
-import { MOSQUITTO } from './helpers/mosquitto.js';
+import { netnsAvailable, startSites } from './helpers/netns.js';
+import { eventsOf as events, sendFromHub as send, startHubBroker, startSiteBox as startBox, type Json } from './helpers/netns-call.js';
 import { delay, waitUntil } from './helpers/wait.js';
-import { fileURLToPath } from 'node:url';
 
 const execFileP = promisify(execFile);
 // Two daemons, a 15 s poor-link phase and a 10 s cut: longer than the suite's 120 s default.
 t.setTimeout(300_000);
-const CONSOLE = fileURLToPath(new URL('../dist/console/main.js', import.meta.url));
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-async function tempDir(t: Test, name: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), `diemcau-netns-${name}-`));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** mosquitto in the hub, on every address of it (plain MQTT: the link, not TLS, is under test here). */
-async function startHubBroker(t: Test, hub: Site): Promise<string> {
-  const dir = await tempDir(t, 'broker');
-  const conf = join(dir, 'mosquitto.conf');
-  const lines = ['listener 1883 0.0.0.0', 'allow_anonymous true', 'persistence false', 'log_dest stderr'];
-  if (process.getuid?.() === 0) lines.push('user root');
-  await writeFile(conf, lines.join('\n') + '\n');
-  const broker = hub.spawn(MOSQUITTO, ['-c', conf], { stdio: 'ignore' });
-  t.teardown(() => void broker.kill('SIGKILL'));
-  return `mqtt://${hub.address}:1883`;
-}
-
-async function startBox(t: Test, site: Site, id: string, brokerUrl: string, keepaliveS = 30): Promise<RunningProcess> {
-  const dir = await tempDir(t, id);
-  const path = join(dir, 'config.json');
-  const config = mergePatch(await simDaemonConfig(), {
-    device: { id, name: `Nhà văn hoá ${id}` },
-    media: { video: { size: '1280x720' } },
-    fleet: { url: brokerUrl, keepaliveS, telemetryIntervalS: 10, reconnect: { initialDelayMs: 500, maxDelayMs: 2000 } },
-  });
-  await writeFile(path, JSON.stringify(config));
-  const daemon = runNode(DAEMON, ['--config', path, '--screen', 'fake'], {}, ['ip', 'netns', 'exec', site.name]);
-  t.teardown(async () => {
-    await daemon.stop();
-    if (process.env.DIEMCAU_DUMP) await writeFile(`/tmp/netns-${id}.log`, daemon.logs.map((r) => JSON.stringify(r)).join('\n'));
-  });
-  await daemon.waitForLog(`${id}: media up`, (r) => r.msg === 'media worker state' && (r.worker as Json)?.state === 'running', 60_000);
-  await daemon.waitForLog(`${id}: on the broker`, (r) => r.event === 'fleet.connected', 30_000);
-  return daemon;
-}
-
-/** A console command run in the hub (the test itself is outside the namespaces). */
-async function send(sites: Sites, brokerUrl: string, box: string, command: string, args: object): Promise<Json> {
-  // A reply can be lost with the box's broker connection on the poor link; these commands are
-  // safe to send again.
-  for (let attempt = 1; ; attempt++) {
-    const reply = await sendOnce(sites, brokerUrl, box, command, args).catch((e: { stdout?: string }) => JSON.parse(e.stdout ?? '[{}]')[0] as Json);
-    if (reply.ok || attempt === 3) return reply;
-  }
-}
-
-async function sendOnce(sites: Sites, brokerUrl: string, box: string, command: string, args: object): Promise<Json> {
-  const { stdout } = await execFileP(
-    'ip',
-    ['netns', 'exec', sites.sites.hub.name, process.execPath, CONSOLE, 'send', box, command, JSON.stringify(args), '--json', '--timeout', '25s', '--url', brokerUrl, '--user', 'console'],
-    { timeout: 40_000 },
-  );
-  return (JSON.parse(stdout) as Json[])[0]!;
-}
-
-const events = (d: RunningProcess, event: string): LogRecord[] => d.logs.filter((r) => r.event === event);
 
 t.test('a call over a poor rural link stays up, and heals after a 10 s cut without a new join', async (t) => {
   const available = await netnsAvailable();

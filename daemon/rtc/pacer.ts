@@ -13,9 +13,15 @@ export interface PacerOptions {
   maxQueueMs?: number;
   /** How often the queue is drained (Node's timers are good to about a millisecond). */
   tickMs?: number;
+  /**
+   * What may leave at once after a pause, as time at the paced rate: about one ordinary frame
+   * (at 30 fps 33 ms of the bitrate, under 40 ms at the paced rate), so that only frames much
+   * larger than usual (keyframes) wait here and the others are not delayed.
+   */
+  burstMs?: number;
 }
 
-const DEFAULTS: Required<PacerOptions> = { factor: 1.5, maxQueueMs: 300, tickMs: 5 };
+const DEFAULTS: Required<PacerOptions> = { factor: 1.5, maxQueueMs: 300, tickMs: 5, burstMs: 40 };
 
 export class Pacer {
   private readonly opts: Required<PacerOptions>;
@@ -66,8 +72,8 @@ export class Pacer {
     const oldest = this.queue[0]?.at ?? now;
     const left = Math.max(this.opts.tickMs, this.opts.maxQueueMs - (now - oldest));
     const rate = Math.max(this.bytesPerMs ?? Infinity, this.queued / left);
-    // At most one tick's worth saved up while idle: an idle spell must not license a burst.
-    const burst = rate * this.opts.tickMs;
+    // No more than one frame's worth saved up while idle: an idle spell must not license a burst.
+    const burst = rate * this.opts.burstMs;
     this.budget = Math.min(burst, this.budget + (now - this.lastRefill) * rate);
     this.lastRefill = now;
     while (this.queue.length > 0 && this.budget > 0) {

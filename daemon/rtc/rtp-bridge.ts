@@ -28,6 +28,8 @@ export interface RtpBridgeCounters {
 }
 
 const LOOPBACK = '127.0.0.1';
+/** A pause in the far end's packets this long is logged when they come back (a cut link healing). */
+const RESUME_GAP_MS = 1000;
 
 /**
  * One media kind's RTP in both directions. Outgoing: each datagram from GStreamer goes to
@@ -41,6 +43,7 @@ export class RtpBridge {
   private readonly socket: Socket;
   private lastSsrc: number | undefined;
   private local: MediaStreamTrack | undefined;
+  private lastReceivedAt: number | undefined;
   private unsubscribe: (() => void) | undefined;
   /** Video only: keyframe bursts are spread out so that they do not push audio off a slow link. */
   private readonly pacer: Pacer | undefined;
@@ -109,6 +112,11 @@ export class RtpBridge {
       // the serialized packet instead of cloning the packet, on this per-packet path.
       const datagram = rtp.serialize();
       datagram[1] = (datagram[1]! & 0x80) | this.payloadType;
+      const now = performance.now();
+      if (this.lastReceivedAt !== undefined && now - this.lastReceivedAt > RESUME_GAP_MS) {
+        this.log.info({ event: 'rtc.media_resumed', kind: this.kind, gapMs: Math.round(now - this.lastReceivedAt) }, `${this.kind} arriving again`);
+      }
+      this.lastReceivedAt = now;
       this.counters.received++;
       this.counters.bytesReceived += rtp.payload.length;
       this.socket.send(datagram, this.ports.toMedia, LOOPBACK);

@@ -1,12 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { freeUdpPorts } from './ports.js';
+import { PROJECT_ROOT } from './project.js';
 import { waitUntil } from './wait.js';
 
 /** The built daemon, as systemd runs it (npm test builds before running the suite). */
-export const DAEMON = fileURLToPath(new URL('../../dist/daemon/main.js', import.meta.url));
-export const CLI = fileURLToPath(new URL('../../dist/daemon/cli.js', import.meta.url));
+export const DAEMON = join(PROJECT_ROOT, 'dist/daemon/main.js');
+export const CLI = join(PROJECT_ROOT, 'dist/daemon/cli.js');
 
 export type LogRecord = Record<string, unknown> & { msg?: string; level?: number };
 

@@ -13,13 +13,18 @@ import { execFile, execFileSync, spawn, type ChildProcess, type SpawnOptions } f
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Test } from 'tap';
+import { PROJECT_ROOT } from './project.js';
 
 const execFileP = promisify(execFile);
 
-export const LINK_EMULATOR = fileURLToPath(new URL('../peers/link-emulator.py', import.meta.url));
+/** Where cleanup is registered: a tap test, or a benchmark's own list. */
+export interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+export const LINK_EMULATOR = join(PROJECT_ROOT, 'test/peers/link-emulator.py');
 const SYSTEM_PYTHON = '/usr/bin/python3';
 const IP = 'ip';
 
@@ -264,7 +269,7 @@ function parseStats(value: unknown): DirectionStats {
  * Creates namespaces `dc<pid>a`, `dc<pid>b`, `dc<pid>hub` (a suffix after the first call in one
  * process), links each site to the hub through its own link emulator, and registers teardown.
  */
-export async function startSites(t: Test, options: SitesOptions = {}): Promise<Sites> {
+export async function startSites(t: Teardown, options: SitesOptions = {}): Promise<Sites> {
   const instance = instances++;
   const prefix = `dc${process.pid}${instance === 0 ? '' : `-${instance}`}`;
   const names = { a: `${prefix}a`, b: `${prefix}b`, hub: `${prefix}hub` };
