@@ -172,15 +172,27 @@ async function sizesFollow(t: Test, encoder: EncoderName, capture: '1280x720' | 
   }
   t.comment(`${encoder}: ${figures.join(', ')}`);
   t.same(f.decoder.errors(), [], 'the far end decoded every size without an error');
-  // Seen once in a clean CI run: a step up made intervideosrc fail to renegotiate
-  // (not-negotiated) and the supervisor restarted the sender (~200 ms, a keyframe), so the size
-  // still arrived. Known, not yet fixed: reported here rather than hidden.
-  const todo = 'a step up can make intervideosrc fail to renegotiate; the supervisor restarts the sender';
-  t.equal(restarts(f.h, 'video-send'), 0, `the sender pipeline was never restarted (last error: ${lastError(f.h, 'video-send')})`, { todo });
+  t.equal(restarts(f.h, 'video-send'), 0, `the sender pipeline was never restarted (last error: ${lastError(f.h, 'video-send')})`);
   t.equal(pipelineState(f.h.engine, 'video-send'), 'running', 'and is running');
 }
 
 const LADDER: Size[] = [{ width: 640, height: 360 }, { width: 848, height: 480 }, { width: 960, height: 540 }, HD];
+
+// A link that wavers moves the size often, and a change can meet a frame already on its way
+// at the old size: with the capsfilter's default "immediate" caps change that frame was
+// refused (not-negotiated) and the sender restarted (seen in the netns call test).
+t.test('rapid size changes never restart the sender (x264enc)', async (t) => {
+  const f = await farEnd(t, 'x264enc', '1280x720');
+  const sizes = [...LADDER, ...LADDER.slice().reverse()];
+  for (let i = 0; i < 40; i++) {
+    f.h.engine.setSendSize(sizes[i % sizes.length]!);
+    await delay(20 + (i % 4) * 15);
+  }
+  const last = sizes[39 % sizes.length]!;
+  await waitUntil(`the far end decodes ${sizeText(last)}`, () => sizeText(f.decoder.size()) === sizeText(last), { timeoutMs: 10_000 });
+  t.equal(restarts(f.h, 'video-send'), 0, `40 size changes, 20-65 ms apart: the sender never restarted (last error: ${lastError(f.h, 'video-send')})`);
+  t.equal(sizeText(f.decoder.size()), sizeText(last), 'the far end decodes the last size asked for');
+});
 const SMALL: Size[] = [{ width: 320, height: 180 }, { width: 640, height: 360 }];
 t.test('the sent size follows setSendSize live (x264enc)', (t) => sizesFollow(t, 'x264enc', '1280x720', LADDER, 2000));
 // The other encoders renegotiate as cleanly, but how soon depends on the CPU: with the 2 cores

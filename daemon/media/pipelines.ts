@@ -191,7 +191,9 @@ export function describeVideoSend(o: VideoSendOptions): PipelineDescription {
     // renegotiate (a new IDR or VP8 keyframe at the new size). At the capture size videoscale
     // passes frames through untouched. No borders: 848×480 is 0.6% off 16:9, not worth bars.
     b.el('videoscale', { name: 'sendscale', 'add-borders': false }),
-    b.el('capsfilter', { name: 'sendcaps', caps: sendSizeCaps(o.sendSize ?? o.size) }),
+    // Delayed: a frame already on its way with the old size is let through while the new caps
+    // settle; "immediate" (the default) refused it as not-negotiated and the sender restarted.
+    b.el('capsfilter', { name: 'sendcaps', caps: sendSizeCaps(o.sendSize ?? o.size), 'caps-change-mode': 'delayed' }),
     ...encoder,
     payloader,
     b.el('udpsink', { name: 'vudp', host: o.host, port: o.port, sync: false, async: false }),

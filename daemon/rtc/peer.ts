@@ -176,7 +176,9 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
       throw e;
     }
     const peer = new BoxPeer(opts, video, audio);
-    await peer.startSending();
+    // Not awaited: the media worker applies it once its pipelines are up (~200 ms after a call
+    // starts them), while the offer and ICE go ahead; it is done well before the link is.
+    peer.startSending().catch((e: Error) => opts.log.warn({ event: 'rtc.send_size_failed', err: e.message }, 'starting size and bitrate not applied'));
     return peer;
   }
 
