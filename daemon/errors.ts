@@ -31,6 +31,11 @@ export const ERROR_CODES = {
   DC_RTC_TIMEOUT: { family: 'rtc', recoverable: true },
   DC_RTC_SIGNALING: { family: 'rtc', recoverable: true },
   DC_RTC_SERVER: { family: 'rtc', recoverable: true },
+  DC_CEC_UNAVAILABLE: { family: 'hardware', recoverable: false },
+  DC_CEC_COMMAND: { family: 'hardware', recoverable: true },
+  DC_GPIO_NO_CHIP: { family: 'hardware', recoverable: false },
+  DC_GPIO_BAD_PIN: { family: 'hardware', recoverable: false },
+  DC_GPIO_EXPORT: { family: 'hardware', recoverable: true },
   DC_INTERNAL: { family: 'internal', recoverable: true },
 } as const satisfies Record<string, { family: string; recoverable: boolean }>;
 
