@@ -1,0 +1,152 @@
+import type { Logger } from '../log.js';
+import type { CallPhase } from '../rtc/call.js';
+import { buttonAction, type Button, type ButtonAction, type ButtonRole, type Press } from './buttons.js';
+import type { TvControl } from './cec.js';
+import { systemClock, type Clock } from './gpio.js';
+import type { LedState, StatusLed } from './status-led.js';
+
+/**
+ * What the hall's hardware does as the box's state changes, and what its buttons ask for: the
+ * TV woken and switched to the box when a meeting starts or a message arrives, put in standby
+ * a while after the meeting; the status light following the box's state; the speak and mute
+ * buttons turned into actions. Each piece of hardware is optional (no CEC on this TV, no
+ * buttons wired): what is missing is skipped.
+ */
+
+/** What the buttons ask the rest of the box to do. */
+export interface RoomActions {
+  /** The speak button: a raised hand, an event the host sees. */
+  raiseHand(): void;
+  toggleMute(): void;
+  /** A long press: the box shows who it is (TV notice, light). */
+  identify(seconds: number): void;
+  /** A very long press: back to setup mode. */
+  enterSetupMode(): void;
+}
+
+export interface RoomControlsOptions {
+  tv: TvControl | null;
+  led: StatusLed | null;
+  buttons: Partial<Record<ButtonRole, Button>>;
+  actions: RoomActions;
+  /** Whether the host has given this hall the floor (the speak button then mutes and unmutes). */
+  holdsFloor: () => boolean;
+  /** How long after a meeting the TV goes to standby (ms); 0: left on. */
+  standbyAfterMs: number;
+  identifySeconds: number;
+  log: Logger;
+  clock?: Clock;
+}
+
+export class RoomControls {
+  private readonly clock: Clock;
+  private unsubscribes: Array<() => void> = [];
+  private cancelStandby: (() => void) | undefined;
+  private phase: CallPhase = 'idle';
+  private online: boolean | undefined;
+  private failure = false;
+
+  constructor(private readonly opts: RoomControlsOptions) {
+    this.clock = opts.clock ?? systemClock;
+  }
+
+  start(): void {
+    this.opts.led?.start();
+    for (const [role, button] of Object.entries(this.opts.buttons) as Array<[ButtonRole, Button]>) {
+      const off = button.on('press', (press: Press) => this.onPress(role, press));
+      button.start();
+      this.unsubscribes.push(() => {
+        off();
+        button.stop();
+      });
+    }
+    this.showState();
+  }
+
+  stop(): void {
+    for (const unsubscribe of this.unsubscribes.splice(0)) unsubscribe();
+    this.cancelStandby?.();
+    this.cancelStandby = undefined;
+    this.opts.led?.stop();
+  }
+
+  /** The call's phase: a meeting starting wakes the TV; one ended sends it to standby later. */
+  async callPhase(phase: CallPhase): Promise<void> {
+    const before = this.phase;
+    this.phase = phase;
+    this.showState();
+    if (phase === 'connecting' && before === 'idle') await this.wakeTv('meeting');
+    if (phase === 'idle' && before !== 'idle') this.scheduleStandby();
+  }
+
+  /** A message from the fleet console is on the screen: the hall must see it. */
+  async messageShown(): Promise<void> {
+    await this.wakeTv('message');
+  }
+
+  /** The broker connection: the light says "no network" while it is down. */
+  connectivity(online: boolean): void {
+    this.online = online;
+    this.showState();
+  }
+
+  /** Something needs a person (credentials refused, no camera and no slate): the error pattern. */
+  setFailure(failure: boolean): void {
+    this.failure = failure;
+    this.showState();
+  }
+
+  identify(seconds: number): void {
+    this.opts.led?.identify(seconds);
+  }
+
+  /** The light's state from the box's: error over all, then a meeting, then the network. */
+  ledState(): LedState {
+    if (this.failure) return 'error';
+    if (this.phase !== 'idle') return 'in-meeting';
+    if (this.online === undefined) return 'booting';
+    return this.online ? 'online' : 'no-network';
+  }
+
+  private showState(): void {
+    this.opts.led?.setState(this.ledState());
+  }
+
+  private onPress(role: ButtonRole, press: Press): void {
+    const action: ButtonAction = buttonAction(role, press.kind, this.opts.holdsFloor());
+    this.opts.log.info({ event: 'hardware.button', role, kind: press.kind, durationMs: press.durationMs, action }, `${role} button: ${action}`);
+    if (action === 'raise-hand') this.opts.actions.raiseHand();
+    else if (action === 'toggle-mute') this.opts.actions.toggleMute();
+    else if (action === 'identify') {
+      this.identify(this.opts.identifySeconds);
+      this.opts.actions.identify(this.opts.identifySeconds);
+    } else this.opts.actions.enterSetupMode();
+  }
+
+  private async wakeTv(why: 'meeting' | 'message'): Promise<void> {
+    this.cancelStandby?.();
+    this.cancelStandby = undefined;
+    if (!this.opts.tv) return;
+    try {
+      await this.opts.tv.wake();
+      this.opts.log.info({ event: 'hardware.tv_wake', why }, `TV woken for a ${why}`);
+    } catch (e) {
+      // The meeting goes on without CEC: the cadre can still turn the TV on by hand.
+      this.opts.log.warn({ event: 'hardware.tv_wake_failed', why, err: (e as Error).message }, 'the TV did not wake');
+    }
+  }
+
+  private scheduleStandby(): void {
+    this.cancelStandby?.();
+    this.cancelStandby = undefined;
+    const tv = this.opts.tv;
+    if (!tv || this.opts.standbyAfterMs <= 0) return;
+    this.cancelStandby = this.clock.after(this.opts.standbyAfterMs, () => {
+      this.cancelStandby = undefined;
+      tv.standby().then(
+        () => this.opts.log.info({ event: 'hardware.tv_standby' }, 'TV in standby after the meeting'),
+        (e: Error) => this.opts.log.warn({ event: 'hardware.tv_standby_failed', err: e.message }, 'the TV did not go to standby'),
+      );
+    });
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * The hall's hardware following the box, through the simulated TV and GPIO on a manual clock:
+ * a meeting wakes the TV and switches it to the box, standby comes a while after it; a message
+ * wakes it too; the light follows the box's state; the buttons become actions.
+ */
+import t, { type Test } from 'tap';
+import { createLogger } from '../daemon/log.js';
+import { Button } from '../daemon/hardware/buttons.js';
+import { SimulatedTv } from '../daemon/hardware/cec-sim.js';
+import { ManualClock, SimulatedGpio } from '../daemon/hardware/gpio.js';
+import { RoomControls, type RoomActions } from '../daemon/hardware/room.js';
+import { StatusLed } from '../daemon/hardware/status-led.js';
+
+const STANDBY_AFTER_MS = 5 * 60_000;
+const PINS = { speak: 17, mute: 27, led: 22 };
+
+function hall(t: Test, opts: { tv?: SimulatedTv | null; holdsFloor?: boolean } = {}) {
+  const clock = new ManualClock();
+  const gpio = new SimulatedGpio(clock);
+  const tv = opts.tv === undefined ? new SimulatedTv() : opts.tv;
+  const led = new StatusLed(gpio.openOutput(PINS.led), clock);
+  const done: string[] = [];
+  const actions: RoomActions = {
+    raiseHand: () => void done.push('raise-hand'),
+    toggleMute: () => void done.push('toggle-mute'),
+    identify: (seconds) => void done.push(`identify ${seconds}`),
+    enterSetupMode: () => void done.push('setup-mode'),
+  };
+  const room = new RoomControls({
+    tv,
+    led,
+    buttons: { speak: new Button(gpio.openInput(PINS.speak), {}, clock), mute: new Button(gpio.openInput(PINS.mute), {}, clock) },
+    actions,
+    holdsFloor: () => opts.holdsFloor ?? false,
+    standbyAfterMs: STANDBY_AFTER_MS,
+    identifySeconds: 10,
+    log: createLogger('silent'),
+    clock,
+  });
+  room.start();
+  t.teardown(() => room.stop());
+  /** A finger on a button for `ms`. */
+  const hold = (role: 'speak' | 'mute', ms: number) => {
+    gpio.input(PINS[role]).press();
+    clock.advance(ms);
+    gpio.input(PINS[role]).release();
+    clock.advance(100);
+  };
+  return { clock, gpio, tv, led, room, done, hold };
+}
+
+t.test('a meeting wakes the TV on the box input; standby comes 5 minutes after it', async (t) => {
+  const { clock, tv, room } = hall(t);
+  t.equal(tv!.power, 'standby', 'the TV starts in standby');
+  await room.callPhase('connecting');
+  t.equal(tv!.power, 'on', 'a join wakes the TV');
+  t.equal(tv!.activeSource, tv!.boxAddress, 'and switches it to the box');
+  await room.callPhase('in-call');
+  await room.callPhase('idle');
+  clock.advance(STANDBY_AFTER_MS - 1000);
+  t.equal(tv!.power, 'on', 'still on just before the standby delay');
+  clock.advance(1000);
+  await Promise.resolve();
+  t.equal(tv!.power, 'standby', 'in standby once the delay has passed');
+  t.same(tv!.calls, ['wake', 'standby'], 'one wake, one standby');
+});
+
+t.test('a new meeting or a message before the standby keeps the TV on', async (t) => {
+  const { clock, tv, room } = hall(t);
+  await room.callPhase('connecting');
+  await room.callPhase('idle');
+  clock.advance(60_000);
+  await room.messageShown();
+  clock.advance(STANDBY_AFTER_MS);
+  t.equal(tv!.power, 'on', 'a message cancels the pending standby');
+  await room.callPhase('connecting');
+  await room.callPhase('in-call');
+  clock.advance(2 * STANDBY_AFTER_MS);
+  t.equal(tv!.power, 'on', 'no standby during a meeting');
+  t.notOk(tv!.calls.includes('standby'), 'standby was never sent');
+});
+
+t.test('the light follows the box: booting, online, no network, in a meeting, error', async (t) => {
+  const { room, led, gpio } = hall(t);
+  t.equal(led.state, 'booting', 'booting until the broker connection is known');
+  room.connectivity(true);
+  t.equal(led.state, 'online');
+  t.equal(gpio.output(PINS.led).value, 1, 'online is steady on');
+  room.connectivity(false);
+  t.equal(led.state, 'no-network');
+  await room.callPhase('connecting');
+  t.equal(led.state, 'in-meeting', 'a meeting shows over the network state');
+  room.setFailure(true);
+  t.equal(led.state, 'error', 'an error shows over everything');
+  room.setFailure(false);
+  await room.callPhase('idle');
+  t.equal(led.state, 'no-network', 'back to the network state after the meeting');
+});
+
+t.test('the buttons: speak raises a hand (or mutes when holding the floor), mute mutes', async (t) => {
+  const plain = hall(t);
+  plain.hold('speak', 200);
+  plain.hold('mute', 200);
+  t.same(plain.done, ['raise-hand', 'toggle-mute'], 'a short press on each');
+  const speaking = hall(t, { holdsFloor: true });
+  speaking.hold('speak', 200);
+  t.same(speaking.done, ['toggle-mute'], 'with the floor, speak mutes and unmutes');
+});
+
+t.test('a long press identifies the box (light at 8 Hz), a very long one returns to setup', async (t) => {
+  const { hold, done, led, clock } = hall(t);
+  hold('speak', 2500);
+  t.same(done, ['identify 10'], 'held 2.5 s: identify for 10 s');
+  t.ok(led.identifying, 'the light blinks to identify');
+  clock.advance(10_000);
+  t.notOk(led.identifying, 'and stops after 10 s');
+  hold('mute', 9000);
+  t.same(done, ['identify 10', 'identify 10', 'setup-mode'], 'held 9 s: identify at 2 s, then setup mode at 8 s');
+});
+
+t.test('no CEC on this TV, or a TV that does not answer: the meeting goes on', async (t) => {
+  const none = hall(t, { tv: null });
+  await none.room.callPhase('connecting');
+  t.equal(none.led.state, 'in-meeting', 'without a TV control the light still follows');
+  const deaf = new SimulatedTv();
+  deaf.wake = async () => {
+    throw new Error('cec-ctl: the TV did not acknowledge <Image View On>');
+  };
+  const silent = hall(t, { tv: deaf });
+  await t.resolves(silent.room.callPhase('connecting'), 'a failed wake does not fail the call');
+  t.equal(silent.led.state, 'in-meeting');
+});
+
+t.test('stop leaves no timer and the light off', async (t) => {
+  const { room, clock, gpio } = hall(t);
+  room.connectivity(false);
+  await room.callPhase('connecting');
+  await room.callPhase('idle');
+  gpio.input(PINS.speak).press();
+  clock.advance(500);
+  room.stop();
+  t.equal(clock.pending, 0, 'no standby, blink or button timer left');
+  t.equal(gpio.output(PINS.led).value, 0, 'the light is off');
+  t.equal(gpio.input(PINS.speak).watchers, 0, 'the buttons are no longer watched');
+});
