@@ -20,7 +20,8 @@ import type { MediaStatus } from './media/types.js';
 import type { Part } from './part.js';
 import { CallManager, type SignalChannel } from './rtc/call.js';
 import { parseVideoSize } from './config/schema.js';
-import { TvNotices } from './screen/notices.js';
+import { identityText, TvNotices } from './screen/notices.js';
+import { Hardware } from './hardware/index.js';
 import { SimulatedPower, SystemdPower } from './system/power.js';
 
 const USAGE = `usage: diemcaud [--config <file>] [--profile sim|pi|auto] [--loopback] [--screen kms|window|fake] [--stats-every <seconds>]`;
@@ -138,7 +139,27 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
     reachable: async () => (await fleet?.probeBroker()) ?? false,
   };
   const calls = args.run.loopback ? undefined : buildCalls(config, runningMedia, signal, log.child({ part: 'rtc' }));
-  calls?.on('state', () => fleet?.publishState());
+  const hardware = new Hardware({
+    config: config.hardware,
+    profile,
+    // Who holds the floor comes with the host's meeting tools; until then speak raises a hand.
+    holdsFloor: () => false,
+    actions: {
+      raiseHand: () => fleet?.event('hand-raised', { callId: calls?.summary().callId ?? null }),
+      toggleMute: () => {
+        const m = runningMedia();
+        m?.setAudioMuted(!m.liveControls.audioMuted).catch((e) => log.warn({ err: serializeError(e) }, 'mute button: not applied'));
+      },
+      identify: (seconds) => void notices.show(identityText(store.current.device), seconds).catch(() => undefined),
+      enterSetupMode: () => log.warn({ event: 'hardware.setup_mode' }, 'setup mode asked for by the button; the setup page is not built yet'),
+    },
+    log: log.child({ part: 'hardware' }),
+  });
+  notices.onShown(() => void hardware.messageShown());
+  calls?.on('state', () => {
+    fleet?.publishState();
+    void hardware.callPhase(calls.summary().state);
+  });
   calls?.on('joined', (c) => fleet?.event('call-joined', { callId: c.callId, peer: c.peer, direction: c.direction }));
   calls?.on('ended', (c) => fleet?.event('call-ended', { callId: c.callId, peer: c.peer, reason: c.lastEnd?.reason, error: c.lastEnd?.error }));
   const buildFleet = (): Fleet | undefined =>
@@ -154,17 +175,28 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
           ...(calls ? { calls } : {}),
           health,
           notices,
+          identifyLight: (seconds) => hardware.identify(seconds),
+          hardware: () => hardware.status(),
+          display: hardware,
           logTail,
           log: log.child({ part: 'fleet' }),
           version,
           startedAt,
         });
+  /** The light says whether the commune's broker is reached. */
+  const watchConnectivity = (f: Fleet | undefined) => {
+    if (!f) return hardware.connectivity(false);
+    f.connection.on('connected', () => hardware.connectivity(true));
+    f.connection.on('disconnected', () => hardware.connectivity(false));
+  };
   fleet = buildFleet();
+  watchConnectivity(fleet);
   if (!fleet) log.info('fleet: no broker configured (fleet.url is empty); the box runs on its own');
   const parts: Part[] = [
     // The fleet first: media start-up takes seconds, and the console should see the box at once.
     { name: 'fleet', start: () => fleet?.start(), stop: () => fleet?.stop() },
     { name: 'screen', start: () => undefined, stop: () => notices.stop() },
+    hardware,
     { name: 'media', start: () => media.start(), stop: () => media.stop() },
     { name: 'media-summary', start: () => summary.start(), stop: () => summary.stop() },
     // Stopped first: a call ends with a hangup the far end hears.
@@ -222,6 +254,7 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
         (old?.stop() ?? Promise.resolve())
           .then(() => {
             fleet = stopping ? undefined : buildFleet();
+            watchConnectivity(fleet);
             return fleet?.start();
           })
           .catch((e) => log.error({ err: serializeError(e) }, 'fleet did not restart'));

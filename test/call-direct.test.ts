@@ -17,7 +17,7 @@ const events = (c: ConsoleClient, id: string, type: string) =>
 t.test('join: two boxes call each other through the broker, and leave ends it on both sides', async (t) => {
   const broker = await startFleetBroker(t, ['hall-a', 'hall-b']);
   const console = await consoleClient(t, broker);
-  await Promise.all([startSimBox(t, broker, 'hall-a'), startSimBox(t, broker, 'hall-b')]);
+  const boxes = await Promise.all([startSimBox(t, broker, 'hall-a'), startSimBox(t, broker, 'hall-b')]);
   await waitUntil('both online', () => stateOf(console, 'hall-a')?.call?.available === true && stateOf(console, 'hall-b')?.call?.available === true, {
     timeoutMs: 30_000,
   });
@@ -32,6 +32,13 @@ t.test('join: two boxes call each other through the broker, and leave ends it on
   );
   t.match(stateOf(console, 'hall-b')?.call, { peer: 'hall-a', direction: 'incoming' }, 'the callee answered by itself');
   t.match(stateOf(console, 'hall-a')?.media, { sending: true }, 'the caller captures and sends');
+  // Each hall's TV is woken and switched to the box (the sim profile's simulated TV), and the
+  // status light shows the meeting.
+  for (const [i, id] of (['hall-a', 'hall-b'] as const).entries()) {
+    await boxes[i]!.waitForLog(`${id} wakes its TV`, (r) => r.event === 'hardware.tv_wake' && r.why === 'meeting');
+    await waitUntil(`${id}'s light shows the meeting`, () => stateOf(console, id)?.display?.light === 'in-meeting');
+    t.match(stateOf(console, id)?.display, { available: true, control: 'simulated', light: 'in-meeting' }, `${id}: TV woken, light in meeting`);
+  }
 
   // Media really flows both ways: the bridges count RTP from the far end.
   const packets = async (id: string) => ((await console.command(id, 'diagnostics', { logLines: 0 })).result as Json).call?.packets as Json;

@@ -90,11 +90,16 @@ t.test('media commands reach the engine of a running daemon', async (t) => {
   await waitUntil('volume applied live', () => (console.lastOn('diemcau/hall-m/state')?.json as Json)?.media?.volume === 40);
   const message = await console.command('hall-m', 'message', { text: 'Họp lúc 8 giờ', seconds: 2 });
   t.match(message, { ok: true, result: { shown: true } });
+  await daemon.waitForLog('the message wakes the TV', (r) => r.event === 'hardware.tv_wake' && r.why === 'message');
   await waitUntil('state carries the message', () => (console.lastOn('diemcau/hall-m/state')?.json as Json)?.message?.text === 'Họp lúc 8 giờ');
   await waitUntil('and drops it when it ends', () => (console.lastOn('diemcau/hall-m/state')?.json as Json)?.message === null, {
     timeoutMs: 5000,
   });
-  t.match(await console.command('hall-m', 'identify', { seconds: 1 }), { ok: true, result: { screen: true, light: false } });
+  t.match(await console.command('hall-m', 'identify', { seconds: 1 }), { ok: true, result: { screen: true, light: true } }, 'identify shows on the TV and blinks the light');
+  t.match((console.lastOn('diemcau/hall-m/state')?.json as Json)?.display, { available: true, control: 'simulated', light: 'online' }, 'the state shows the TV control and the light');
+  t.match(await console.command('hall-m', 'display', { on: false }), { ok: true, result: { tv: 'standby' } }, 'display off: the TV in standby');
+  t.match(await console.command('hall-m', 'display', { on: true }), { ok: true, result: { tv: 'on' } }, 'display on: the TV on the box');
+  t.match(await console.command('hall-m', 'display', { on: 'yes' }), { ok: false, error: { code: 'DC_CMD_INVALID' } }, 'a bad argument is refused');
 
   // A snapshot of the TV picture, published as JPEG where asked (under the box prefix: the ACL).
   const topic = `diemcau/hall-m/snapshot/test-${randomUUID().slice(0, 6)}`;

@@ -242,6 +242,44 @@ const Calls = Section(
   'Calls over WebRTC.',
 );
 
+const GpioPin = (defaultPin: number, what: string) =>
+  Type.Integer({ minimum: 0, maximum: 53, default: defaultPin, description: `BCM number of the ${what} pin of the 40-pin header.` });
+
+const Hardware = Section(
+  {
+    cec: Section(
+      {
+        enabled: Type.Boolean({ default: true, description: 'Drive the TV over HDMI-CEC (wake, input, standby, remote keys).' }),
+        device: Type.String({ pattern: '^/dev/cec[0-9]+$', default: '/dev/cec0', description: 'The CEC device of the HDMI port the TV is on.' }),
+        osdName: Type.String({ minLength: 1, maxLength: 14, default: 'diemcau', description: "The name the TV shows for the box's input (CEC allows 14 characters)." }),
+        listen: StringEnum(['monitor', 'follower'] as const, {
+          default: 'monitor',
+          description: "How remote keys are heard: 'monitor' needs CAP_NET_ADMIN; 'follower' needs none but stops the kernel answering unhandled messages.",
+        }),
+        standbyAfterMeetingMin: Type.Integer({
+          minimum: 0,
+          maximum: 240,
+          default: 5,
+          description: 'Minutes after a meeting before the TV is put in standby; 0 leaves it on.',
+        }),
+      },
+      'The TV, over HDMI-CEC.',
+    ),
+    gpio: Section(
+      {
+        enabled: Type.Boolean({ default: false, description: 'Buttons and status light wired to the GPIO header.' }),
+        speakPin: GpioPin(17, '"speak" button'),
+        mutePin: GpioPin(27, 'mute button'),
+        ledPin: GpioPin(22, 'status light'),
+        buttonsActiveLow: Type.Boolean({ default: true, description: 'Buttons close to ground (with the pull-ups set in config.txt).' }),
+      },
+      'Buttons and status light.',
+    ),
+    identifySeconds: Type.Integer({ minimum: 1, maximum: 300, default: 15, description: 'How long a long press on a button identifies the box.' }),
+  },
+  'What the village touches and sees besides the screen: the TV over CEC, buttons, the status light.',
+);
+
 export const ConfigSchema = Type.Object(
   {
     version: Type.Integer({
@@ -304,6 +342,7 @@ export const ConfigSchema = Type.Object(
     ),
     fleet: Fleet,
     calls: Calls,
+    hardware: Hardware,
   },
   { additionalProperties: false, description: 'Configuration of a diemcau box.' },
 );

@@ -16,6 +16,8 @@ import type { CallSummary, SignalMessage } from '../rtc/call.js';
 import { callCommands, type CallControl } from './commands/call.js';
 import { configCommands, type ConfigAccess } from './commands/config.js';
 import { mediaCommands } from './commands/media.js';
+import type { HardwareStatus } from '../hardware/index.js';
+import { displayCommands, type DisplayControl } from './commands/display.js';
 import { systemCommands } from './commands/system.js';
 import { pendingCommands } from './commands/unavailable.js';
 import { FleetConnection } from './connection.js';
@@ -39,6 +41,12 @@ export interface FleetDeps {
   calls?: FleetCalls;
   health: { sample(): Promise<Telemetry> };
   notices: TvNotices;
+  /** Blinks the status light to identify the box; false when the box has no light. */
+  identifyLight?(seconds: number): boolean;
+  /** The TV control and status light, for the state. */
+  hardware?(): HardwareStatus;
+  /** The hall's TV for the `display` command; absent: the command says it is not available. */
+  display?: DisplayControl;
   logTail: LogTail;
   log: Logger;
   version: string;
@@ -62,6 +70,7 @@ export type FleetEventType =
   | 'config-changed'
   | 'call-joined'
   | 'call-ended'
+  | 'hand-raised'
   | 'error';
 
 /** Waits at most this long on stop for replies and the offline status to leave. */
@@ -213,6 +222,7 @@ export class Fleet implements Part {
         call: this.deps.calls?.summary() ?? null,
         alerts: this.alerts,
         notice: this.deps.notices.current(),
+        hardware: this.deps.hardware?.() ?? null,
       });
       const text = JSON.stringify(state);
       if (text === this.lastState) return;
@@ -279,10 +289,12 @@ export class Fleet implements Part {
           const d = deps.config.current.device;
           return { name: d.name, commune: d.commune, village: d.village };
         },
+        identifyLight: (seconds) => deps.identifyLight?.(seconds) ?? false,
       }),
       ...configCommands(deps.config),
       ...(deps.calls ? callCommands(deps.calls) : []),
-      ...pendingCommands(deps.calls ? ['join', 'leave'] : []),
+      ...(deps.display ? displayCommands(deps.display) : []),
+      ...pendingCommands([...(deps.calls ? ['join', 'leave'] : []), ...(deps.display ? ['display'] : [])]),
     ];
   }
 

@@ -1,6 +1,7 @@
 import type { Config } from '../config/index.js';
 import type { MediaStatus } from '../media/types.js';
 import type { CallSummary } from '../rtc/call.js';
+import type { HardwareStatus } from '../hardware/index.js';
 
 /** The inputs the retained `state` is made of; each part reports its own. */
 export interface StateInputs {
@@ -13,6 +14,8 @@ export interface StateInputs {
   /** Health alert codes of the last telemetry sample (null before the first). */
   alerts: readonly string[] | null;
   notice: { text: string; until: number } | null;
+  /** The hall's TV control and status light; null where the hardware part does not run. */
+  hardware: HardwareStatus | null;
 }
 
 /**
@@ -20,7 +23,7 @@ export interface StateInputs {
  * message that is current the moment anyone subscribes. Only fields a person acts on: the
  * pipeline-by-pipeline detail is in `diagnostics`.
  */
-export function boxState({ config, version, startedAt, media, call, alerts, notice }: StateInputs) {
+export function boxState({ config, version, startedAt, media, call, alerts, notice, hardware }: StateInputs) {
   return {
     deviceId: config.device.id,
     name: config.device.name,
@@ -33,8 +36,8 @@ export function boxState({ config, version, startedAt, media, call, alerts, noti
     call: call
       ? { available: true, state: call.state, callId: call.callId, peer: call.peer, direction: call.direction, since: call.since, lastEnd: call.lastEnd, stats: call.stats }
       : { available: false, state: 'idle' as const },
-    // Filled in by the TV part (HDMI-CEC); until then the TV state is unknown.
-    display: { available: false },
+    // How the TV is driven (HDMI-CEC, simulated, or not at all) and the status light's state.
+    display: hardware ? { available: hardware.tv !== 'none', control: hardware.tv, light: hardware.light } : { available: false },
     media: media
       ? {
           // Stopped pipelines are normal (the camera is closed outside a meeting); failing ones are not.

@@ -1,5 +1,11 @@
 import type { Logger } from '../log.js';
 
+/** What the TV shows while the box identifies itself: its name, and its village and commune. */
+export function identityText(d: { name: string; commune: string; village: string }): string {
+  const site = [d.village, d.commune].filter(Boolean).join(' · ');
+  return site ? `${d.name}\n${site}` : d.name;
+}
+
 /** Where notices are drawn: the media engine's text layer over the TV picture. */
 export interface TextLayer {
   setOverlayText(text: string): Promise<void>;
@@ -17,6 +23,7 @@ interface Notice {
  */
 export class TvNotices {
   private readonly notices: Notice[] = [];
+  private readonly shownListeners: Array<() => void> = [];
   private timer: NodeJS.Timeout | undefined;
   private shown = '';
 
@@ -35,7 +42,13 @@ export class TvNotices {
     const until = this.now() + seconds * 1000;
     this.notices.push({ text, until });
     await this.refresh();
+    for (const listener of this.shownListeners) listener();
     return { until, drawn: this.shown === text };
+  }
+
+  /** Called after each new notice: the TV must be on for the hall to read it. */
+  onShown(listener: () => void): void {
+    this.shownListeners.push(listener);
   }
 
   /** Removes every notice. */

@@ -86,5 +86,7 @@ export async function simDaemonConfig(): Promise<Record<string, unknown>> {
       rtp: { sendVideoPort: a, sendAudioPort: b, receiveVideoPort: c, receiveAudioPort: d },
       restart: { initialDelayMs: 200, maxDelayMs: 2000 },
     },
+    // The sim profile's simulated TV is on by default; its buttons and light are wired here.
+    hardware: { gpio: { enabled: true } },
   };
 }

@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { identityText } from '../../screen/notices.js';
 import { DcError } from '../../errors.js';
 import type { MediaControl } from '../../media/ipc.js';
 import { Args, defineCommand, type CommandDefinition } from '../command.js';
@@ -16,6 +17,8 @@ export interface MediaCommandDeps {
   snapshotTopic(source: 'camera' | 'screen'): string;
   /** Name and site shown while identifying. */
   identity(): { name: string; commune: string; village: string };
+  /** Blinks the status light for `seconds`; false when the box has none. */
+  identifyLight(seconds: number): boolean;
 }
 
 const What = Type.Union([Type.Literal('audio'), Type.Literal('video'), Type.Literal('both')], {
@@ -78,14 +81,11 @@ export function mediaCommands(deps: MediaCommandDeps): CommandDefinition[] {
     }),
     defineCommand({
       name: 'identify',
-      summary: "Show the box's name and site on the TV (and blink its light, once buttons and light exist).",
+      summary: "Show the box's name and site on the TV and blink its status light.",
       args: Args({ seconds: Type.Integer({ minimum: 1, maximum: 300, default: 15, description: 'How long.' }) }),
       async run({ seconds }) {
-        const { name, commune, village } = deps.identity();
-        const site = [village, commune].filter(Boolean).join(' · ');
-        const { until, drawn } = await deps.notices.show(site ? `${name}\n${site}` : name, seconds);
-        // The status light comes with the hardware part (GPIO); until then only the TV says it.
-        return { screen: drawn, light: false, until: new Date(until).toISOString() };
+        const { until, drawn } = await deps.notices.show(identityText(deps.identity()), seconds);
+        return { screen: drawn, light: deps.identifyLight(seconds), until: new Date(until).toISOString() };
       },
     }),
     defineCommand({
