@@ -150,6 +150,11 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
         const m = runningMedia();
         m?.setAudioMuted(!m.liveControls.audioMuted).catch((e) => log.warn({ err: serializeError(e) }, 'mute button: not applied'));
       },
+      changeVolume: (delta) => {
+        const volume = Math.min(150, Math.max(0, store.current.media.audio.volume + delta));
+        // Through the config, as the fleet's volume command: applied live and kept.
+        store.update({ media: { audio: { volume } } }).catch((e) => log.warn({ err: serializeError(e) }, 'volume key: not applied'));
+      },
       identify: (seconds) => void notices.show(identityText(store.current.device), seconds).catch(() => undefined),
       enterSetupMode: () => log.warn({ event: 'hardware.setup_mode' }, 'setup mode asked for by the button; the setup page is not built yet'),
     },

@@ -23,6 +23,7 @@ function hall(t: Test, opts: { tv?: SimulatedTv | null; holdsFloor?: boolean } =
   const actions: RoomActions = {
     raiseHand: () => void done.push('raise-hand'),
     toggleMute: () => void done.push('toggle-mute'),
+    changeVolume: (delta) => void done.push(`volume ${delta > 0 ? '+' : ''}${delta}`),
     identify: (seconds) => void done.push(`identify ${seconds}`),
     enterSetupMode: () => void done.push('setup-mode'),
   };
@@ -116,6 +117,20 @@ t.test('a long press identifies the box (light at 8 Hz), a very long one returns
   t.notOk(led.identifying, 'and stops after 10 s');
   hold('mute', 9000);
   t.same(done, ['identify 10', 'identify 10', 'setup-mode'], 'held 9 s: identify at 2 s, then setup mode at 8 s');
+});
+
+t.test("the TV remote's keys: volume up and down, mute; none while the TV shows another input", async (t) => {
+  const { tv, room, done } = hall(t);
+  await room.callPhase('connecting');
+  for (const key of ['volume-up', 'volume-up', 'volume-down', 'mute', 'select'] as const) t.ok(tv!.pressKey(key), `${key} forwarded by the TV`);
+  t.same(done, ['volume +10', 'volume +10', 'volume -10', 'toggle-mute'], 'each key acted on once; OK does nothing yet');
+  tv!.selectInput('2.0.0.0');
+  t.notOk(tv!.pressKey('volume-up'), 'on another input the TV keeps its keys');
+  t.equal(done.length, 4, 'nothing more happened');
+  room.stop();
+  tv!.selectInput(tv!.boxAddress);
+  tv!.pressKey('volume-up');
+  t.equal(done.length, 4, 'after stop the keys are no longer followed');
 });
 
 t.test('no CEC on this TV, or a TV that does not answer: the meeting goes on', async (t) => {

@@ -138,8 +138,6 @@ export class Hardware implements Part {
       this.tv = opened.tv;
       this.tvKind = 'cec';
     }
-    // The remote's keys are heard; what they do comes with the screens (volume, answering).
-    this.tv?.on('key', (key) => log.info({ event: 'hardware.tv_key', key }, `TV remote: ${key}`));
   }
 
   private async openGpio(): Promise<GpioBackend | null> {

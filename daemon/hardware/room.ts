@@ -1,7 +1,7 @@
 import type { Logger } from '../log.js';
 import type { CallPhase } from '../rtc/call.js';
 import { buttonAction, type Button, type ButtonAction, type ButtonRole, type Press } from './buttons.js';
-import type { TvControl } from './cec.js';
+import type { TvControl, TvKey } from './cec.js';
 import { systemClock, type Clock } from './gpio.js';
 import type { LedState, StatusLed } from './status-led.js';
 
@@ -18,6 +18,8 @@ export interface RoomActions {
   /** The speak button: a raised hand, an event the host sees. */
   raiseHand(): void;
   toggleMute(): void;
+  /** The TV remote's volume keys: the speaker's volume up or down by `deltaPercent`. */
+  changeVolume(deltaPercent: number): void;
   /** A long press: the box shows who it is (TV notice, light). */
   identify(seconds: number): void;
   /** A very long press: back to setup mode. */
@@ -37,6 +39,9 @@ export interface RoomControlsOptions {
   log: Logger;
   clock?: Clock;
 }
+
+/** One press of the remote's volume keys moves the volume this much (percent of 0–150). */
+const VOLUME_STEP = 10;
 
 export class RoomControls {
   private readonly clock: Clock;
@@ -60,6 +65,7 @@ export class RoomControls {
         button.stop();
       });
     }
+    if (this.opts.tv) this.unsubscribes.push(this.opts.tv.on('key', (key) => this.onTvKey(key)));
     this.showState();
   }
 
@@ -121,6 +127,15 @@ export class RoomControls {
       this.identify(this.opts.identifySeconds);
       this.opts.actions.identify(this.opts.identifySeconds);
     } else this.opts.actions.enterSetupMode();
+  }
+
+  /** The TV's remote, forwarded over CEC while the TV shows the box. */
+  private onTvKey(key: TvKey): void {
+    this.opts.log.info({ event: 'hardware.tv_key', key }, `TV remote: ${key}`);
+    if (key === 'volume-up') this.opts.actions.changeVolume(VOLUME_STEP);
+    else if (key === 'volume-down') this.opts.actions.changeVolume(-VOLUME_STEP);
+    else if (key === 'mute') this.opts.actions.toggleMute();
+    // OK (select) will answer an incoming call once the box asks before answering (issue 9).
   }
 
   private async wakeTv(why: 'meeting' | 'message'): Promise<void> {
