@@ -190,14 +190,8 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
    */
   private async startSending(): Promise<void> {
     if (this.direction === 'recvonly') return;
-    if (!this.quality) {
-      if (this.opts.maxBitrateKbps) await this.opts.media.setBitrate(this.opts.maxBitrateKbps);
-      return;
-    }
-    const decision = this.quality.observe({ estimateKbps: this.assumedEstimateKbps(), at: performance.now() });
-    this.opts.log.info({ event: 'rtc.send_size', rung: decision.rung, budgetKbps: decision.budgetKbps }, `the call starts at ${decision.rung}`);
-    await this.opts.media.setSendSize?.(decision.size);
-    if (decision.size) this.applyBitrate(Math.max(this.opts.minBitrateKbps ?? 150, decision.videoKbps), this.assumedEstimateKbps());
+    if (this.quality) this.followLink({});
+    else if (this.opts.maxBitrateKbps) await this.opts.media.setBitrate(this.opts.maxBitrateKbps);
   }
 
   /** No estimate from the far end yet: as much as the encoder may use, so that only loss and queueing limit it. */
@@ -447,7 +441,8 @@ export class BoxPeer extends TypedEmitter<BoxPeerEvents> {
       ...(news.rttMs !== undefined ? { rttMs: news.rttMs } : {}),
       at: performance.now(),
     });
-    if (decision.changed) {
+    // The first decision is always applied: the engine may still be at a previous call's size.
+    if (decision.changed || decision.reason === 'start') {
       this.opts.log.info({ event: 'rtc.send_size', rung: decision.rung, budgetKbps: decision.budgetKbps, loss: this.link.lossFraction }, `the link carries ${decision.rung}`);
       this.opts.media.setSendSize?.(decision.size).then(
         () => this.emit('size', decision.size),
