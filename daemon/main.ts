@@ -20,8 +20,14 @@ import type { MediaStatus } from './media/types.js';
 import type { Part } from './part.js';
 import { CallManager, type SignalChannel } from './rtc/call.js';
 import { parseVideoSize } from './config/schema.js';
-import { identityText, TvNotices } from './screen/notices.js';
+import { identityText } from './screen/notices.js';
+import { ScreenDirector } from './screen/director.js';
+import type { BrokerState, CallQuality } from './screen/art.js';
+import { lanAddress, SetupCode, setupAccess } from './setup/access.js';
 import { Hardware } from './hardware/index.js';
+import { DisplayHotplug } from './hardware/display-hotplug.js';
+import { HostFiles } from './health/host-files.js';
+import { isCredentialRefusal } from './fleet/connection.js';
 import { SimulatedPower, SystemdPower } from './system/power.js';
 
 const USAGE = `usage: diemcaud [--config <file>] [--profile sim|pi|auto] [--loopback] [--screen kms|window|fake] [--stats-every <seconds>]`;
@@ -106,14 +112,40 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
   log.info({ profile, version, config: store.path ?? '(defaults, not saved)', revision: config.revision }, 'starting');
 
   const mediaLog = log.child({ part: 'media' });
-  const notices = new TvNotices(() => media, log.child({ part: 'screen' }));
   let fleet: Fleet | undefined;
+  /** What the TV says of the commune's broker. */
+  let broker: BrokerState | 'refused' = 'not-configured';
+  const setupCode = new SetupCode();
+  const screen = new ScreenDirector({
+    surface: () => runningMedia(),
+    size: () => media.cachedStatus?.output ?? DEFAULT_OUTPUT,
+    facts: () => {
+      const device = store.current.device;
+      const address = lanAddress();
+      const call = calls?.summary();
+      return {
+        site: { name: device.name, village: device.village, commune: device.commune },
+        boxId: device.id,
+        network: address ? 'ok' : 'down',
+        broker,
+        call: {
+          phase: call?.state ?? 'idle',
+          peer: call?.peer ?? null,
+          micMuted: media.liveControls.audioMuted ?? false,
+          quality: callQuality(media.cachedStatus),
+        },
+        setup: setupAccess(address, store.current.setup.port, setupCode.code),
+        nextMeeting: null,
+      };
+    },
+    log: log.child({ part: 'screen' }),
+  });
   const mediaHooks: MediaHooks = {
     status: (s) => fleet?.noteMediaStatus(s),
     cameraChanged: (plugged, device) => fleet?.event(plugged ? 'camera-plugged' : 'camera-unplugged', { camera: device }),
     workerDown: (error) => fleet?.event('error', { source: 'media', error }),
     workerUp: (restarts) => {
-      void notices.reapply().catch(() => undefined);
+      void screen.reapply();
       if (restarts > 0) fleet?.event('media-restarted', { restarts });
     },
   };
@@ -155,16 +187,23 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
         // Through the config, as the fleet's volume command: applied live and kept.
         store.update({ media: { audio: { volume } } }).catch((e) => log.warn({ err: serializeError(e) }, 'volume key: not applied'));
       },
-      identify: (seconds) => void notices.show(identityText(store.current.device), seconds).catch(() => undefined),
+      identify: (seconds) => void screen.show(identityText(store.current.device), seconds, 'identify'),
       enterSetupMode: () => log.warn({ event: 'hardware.setup_mode' }, 'setup mode asked for by the button; the setup page is not built yet'),
     },
     log: log.child({ part: 'hardware' }),
   });
-  notices.onShown(() => void hardware.messageShown());
+  screen.onShown(() => void hardware.messageShown());
+  screen.onScreenChange(() => fleet?.publishState());
   calls?.on('state', () => {
     fleet?.publishState();
     void hardware.callPhase(calls.summary().state);
+    void screen.refresh();
   });
+  const display = new DisplayHotplug({ files: new HostFiles(env.DIEMCAU_HOST_ROOT ?? '/'), log: log.child({ part: 'display' }) });
+  followDisplay(display, () => runningMedia(), (name, data) => {
+    fleet?.event(name, data);
+    fleet?.publishState();
+  }, mediaLog);
   calls?.on('joined', (c) => fleet?.event('call-joined', { callId: c.callId, peer: c.peer, direction: c.direction }));
   calls?.on('ended', (c) => fleet?.event('call-ended', { callId: c.callId, peer: c.peer, reason: c.lastEnd?.reason, error: c.lastEnd?.error }));
   const buildFleet = (): Fleet | undefined =>
@@ -179,9 +218,10 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
           power,
           ...(calls ? { calls } : {}),
           health,
-          notices,
+          notices: screen,
           identifyLight: (seconds) => hardware.identify(seconds),
           hardware: () => hardware.status(),
+          screen: () => ({ showing: screen.screen, connectors: display.current() }),
           display: hardware,
           logTail,
           log: log.child({ part: 'fleet' }),
@@ -190,9 +230,19 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
         });
   /** The light says whether the commune's broker is reached. */
   const watchConnectivity = (f: Fleet | undefined) => {
-    if (!f) return hardware.connectivity(false);
-    f.connection.on('connected', () => hardware.connectivity(true));
-    f.connection.on('disconnected', () => hardware.connectivity(false));
+    const news = (state: typeof broker) => {
+      broker = state;
+      hardware.connectivity(state === 'online');
+      void screen.refresh();
+    };
+    if (!f) return news('not-configured');
+    news('offline');
+    f.connection.on('connected', () => news('online'));
+    f.connection.on('disconnected', () => news(broker === 'refused' ? 'refused' : 'offline'));
+    // Wrong credentials need a person: the TV says so until the broker takes them.
+    f.connection.on('error', (e) => {
+      if (isCredentialRefusal(e)) news('refused');
+    });
   };
   fleet = buildFleet();
   watchConnectivity(fleet);
@@ -200,9 +250,11 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
   const parts: Part[] = [
     // The fleet first: media start-up takes seconds, and the console should see the box at once.
     { name: 'fleet', start: () => fleet?.start(), stop: () => fleet?.stop() },
-    { name: 'screen', start: () => undefined, stop: () => notices.stop() },
+    screen,
     hardware,
     { name: 'media', start: () => media.start(), stop: () => media.stop() },
+    // After the media: its first TV mode restarts the screen at once, not a screen half started.
+    display,
     { name: 'media-summary', start: () => summary.start(), stop: () => summary.stop() },
     // Stopped first: a call ends with a hangup the far end hears.
     { name: 'calls', start: () => undefined, stop: () => calls?.stop() },
@@ -278,6 +330,46 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
   }
   fleet?.event('started', { version, profile });
   log.info('running');
+}
+
+/** The TV's mode until the display says otherwise: every HDMI TV takes 720p. */
+const DEFAULT_OUTPUT = { width: 1280, height: 720 };
+
+/** How the call's picture is doing, from what the link lets the box send. */
+function callQuality(status: MediaStatus | null): CallQuality {
+  if (!status?.sending) return 'good';
+  if (status.sendSize === null) return 'audio-only';
+  // 360p is the ladder's rung for a link under ~500 kbit/s (rtc/quality.ts).
+  return status.sendSize.height <= 360 ? 'poor' : 'good';
+}
+
+/**
+ * The screen follows the TV: a TV plugged in (or swapped) gets the mode chosen from its EDID,
+ * and the screen is rebuilt even at the same size, since the old output is gone with the old TV.
+ */
+function followDisplay(
+  display: DisplayHotplug,
+  media: () => MediaClient | undefined,
+  event: (name: 'tv-connected' | 'tv-disconnected', data: Record<string, unknown>) => void,
+  log: Logger,
+): void {
+  const apply = (mode: { width: number; height: number }) =>
+    media()
+      ?.setOutputSize({ width: mode.width, height: mode.height }, true)
+      .catch((e) => log.warn({ err: serializeError(e) }, 'the new TV mode is not applied yet; it applies when the media worker is back'));
+  display.on('connected', (c) => {
+    log.info({ event: 'display.connected', connector: c.connector, tv: c.tv?.name ?? null, mode: `${c.mode.width}x${c.mode.height}`, reason: c.reason }, 'TV connected');
+    event('tv-connected', { connector: c.connector, tv: c.tv?.name ?? null, mode: { width: c.mode.width, height: c.mode.height } });
+    void apply(c.mode);
+  });
+  display.on('changed', (c) => {
+    event('tv-connected', { connector: c.connector, tv: c.tv?.name ?? null, mode: { width: c.mode.width, height: c.mode.height } });
+    void apply(c.mode);
+  });
+  display.on('disconnected', (d) => {
+    log.warn({ event: 'display.disconnected', connector: d.connector }, 'TV unplugged or gone');
+    event('tv-disconnected', { connector: d.connector });
+  });
 }
 
 function buildCalls(

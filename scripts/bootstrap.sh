@@ -20,11 +20,13 @@ APT_PACKAGES=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
   libgirepository1.0-dev libcairo2-dev pkg-config build-essential
   fonts-noto-core fonts-dejavu-core
+  librsvg2-common  # the TV screens are SVG, rendered by gdk-pixbuf's SVG loader
   mosquitto mosquitto-clients
   xvfb  # tests: the window output on a virtual desktop
   gstreamer1.0-nice python3-gi  # tests: webrtcbin, an independent WebRTC peer (ICE through libnice)
   chromium  # tests: a host joining from a browser, the other independent WebRTC peer
   iproute2  # tests: boxes in network namespaces joined by an impaired link
+  tesseract-ocr tesseract-ocr-vie zbar-tools  # tests: the TV screens read back (OCR, QR code)
 )
 
 missing_packages() {

@@ -11,6 +11,7 @@ import { parseJpeg } from './helpers/jpeg.js';
 import { changedShare, grayFrame, lastSample, savePng, type GrayFrame } from './helpers/pictures.js';
 import { H264FrameTracker, parseRtp } from './helpers/rtp.js';
 import { caught, delay, waitUntil } from './helpers/wait.js';
+import { renderScreen } from '../daemon/screen/art.js';
 
 /** An engine that sends its video RTP to a socket of ours (the "far end"); nothing comes back. */
 async function sendingTo(t: Test, o: EngineOptions, keepData = false): Promise<{ far: UdpCollector } & Awaited<ReturnType<typeof startEngine>>> {
@@ -200,7 +201,7 @@ t.test('snapshots are JPEGs at the capture and the output size', async (t) => {
   }
 });
 
-t.test('the Vietnamese overlay text is drawn at the top of the screen', async (t) => {
+t.test('a message band of the screen art is drawn at the top of the screen, and taken off', async (t) => {
   // A black camera looped back: the screen is black but for what the overlay draws.
   const h = await startEngine(t, { pattern: 'black', video: { encoders: ['x264enc'] } });
   const screen = () => lastSample(h.pipeline('playout').getByName('screen'));
@@ -214,10 +215,11 @@ t.test('the Vietnamese overlay text is drawn at the top of the screen', async (t
   const beforeSample = screen()!;
   const before = grayFrame(beforeSample, W, H);
 
-  const text = 'Đang kết nối…';
-  h.engine.setOverlayText(text);
-  t.equal(h.engine.status().overlayText, text, 'status reports the text');
-  t.equal(prop<string>(h.pipeline('playout').getByName('overlay'), 'text'), text, 'the textoverlay element has the text');
+  const art = renderScreen({ kind: 'call', speaker: null, micMuted: false, quality: 'good', notice: 'Họp lúc 8 giờ sáng mai' }, { width: W, height: H });
+  h.engine.setScreenArt(art);
+  t.same(h.engine.status().screen, { name: 'call', layers: 1 }, 'status reports the screen');
+  t.match(prop<string>(h.pipeline('playout').getByName('art0'), 'location'), /screen-0\.svg$/, 'the first overlay draws the band');
+  t.equal(prop<number>(h.pipeline('playout').getByName('art1'), 'alpha'), 0, 'the second draws nothing');
 
   let after: GrayFrame = before;
   let afterSample: Gst.Sample = beforeSample;
@@ -240,7 +242,7 @@ t.test('the Vietnamese overlay text is drawn at the top of the screen', async (t
   const paths = [await savePng(beforeSample, W, H, 'overlay-before.png'), await savePng(afterSample, W, H, 'overlay-after.png')];
   t.comment(`pictures for a person to look at: ${paths.join(', ')}`);
 
-  h.engine.setOverlayText('');
+  h.engine.setScreenArt({ name: 'call', layers: [] });
   let left = 1;
   await waitUntil('the overlay disappears', () => (left = changedShare(before, grayFrame(screen()!, W, H), band, 40)) < 0.001, { timeoutMs: 5000 });
   t.ok(left < 0.001, `an empty text hides the overlay (${(left * 100).toFixed(2)}% of the band still differs)`);

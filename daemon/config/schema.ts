@@ -26,6 +26,9 @@ export const OUTPUT_SINKS = ['auto', 'kms', 'window', 'fake'] as const;
 export type VideoSize = (typeof VIDEO_SIZES)[number];
 export type VideoEncoder = (typeof VIDEO_ENCODERS)[number];
 
+/** A time of day, "HH:MM" from 00:00 to 23:59. */
+export const HHMM_PATTERN = '^([01][0-9]|2[0-3]):[0-5][0-9]$';
+
 const Port = (fallback: number, description: string) =>
   Type.Integer({ minimum: 1024, maximum: 65535, default: fallback, description });
 
@@ -262,6 +265,18 @@ const Hardware = Section(
           default: 5,
           description: 'Minutes after a meeting before the TV is put in standby; 0 leaves it on.',
         }),
+        night: Section(
+          {
+            enabled: Type.Boolean({ default: true, description: 'Put the TV in standby when the night begins, so it is not left on until morning.' }),
+            from: Type.String({ pattern: HHMM_PATTERN, default: '22:00', description: 'Start of the night, 24-hour local time of the box, e.g. "22:00".' }),
+            to: Type.String({
+              pattern: HHMM_PATTERN,
+              default: '05:30',
+              description: 'End of the night, e.g. "05:30" (may be past midnight); the TV is not woken then. Same as "from": no night.',
+            }),
+          },
+          'Night standby: at "from" the TV goes to standby (after the meeting, if one is on); meetings and messages still wake it.',
+        ),
       },
       'The TV, over HDMI-CEC.',
     ),
@@ -278,6 +293,13 @@ const Hardware = Section(
     identifySeconds: Type.Integer({ minimum: 1, maximum: 300, default: 15, description: 'How long a long press on a button identifies the box.' }),
   },
   'What the village touches and sees besides the screen: the TV over CEC, buttons, the status light.',
+);
+
+const Setup = Section(
+  {
+    port: Port(8080, 'TCP port of the LAN setup page; the TV shows its address (80 needs CAP_NET_BIND_SERVICE).'),
+  },
+  'The setup page on the hall’s LAN.',
 );
 
 export const ConfigSchema = Type.Object(
@@ -343,6 +365,7 @@ export const ConfigSchema = Type.Object(
     fleet: Fleet,
     calls: Calls,
     hardware: Hardware,
+    setup: Setup,
   },
   { additionalProperties: false, description: 'Configuration of a diemcau box.' },
 );

@@ -76,6 +76,18 @@ export function shouldFallBackToV311(attempted: MqttProtocolVersion, error: unkn
   return code === V311_UNACCEPTABLE_PROTOCOL || code === V5_UNSUPPORTED_PROTOCOL;
 }
 
+/**
+ * CONNACK codes that mean "these credentials are not welcome": 3.1.1's 4 (bad user name or
+ * password) and 5 (not authorized); MQTT 5's 0x86, 0x87 and 0x8C (bad authentication method).
+ * Retrying will not fix them: a person must.
+ */
+const CREDENTIAL_REFUSALS = new Set([4, 5, 0x86, 0x87, 0x8c]);
+
+export function isCredentialRefusal(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'number' && CREDENTIAL_REFUSALS.has(code);
+}
+
 let cachedVersion: string | undefined;
 
 /** The version of the nearest package.json above this module (works from the sources and dist/). */

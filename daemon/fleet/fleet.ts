@@ -9,7 +9,7 @@ import type { Logger, LogTail } from '../log.js';
 import type { MediaControl } from '../media/ipc.js';
 import type { MediaStatus } from '../media/types.js';
 import type { Part } from '../part.js';
-import type { TvNotices } from '../screen/notices.js';
+import type { NoticeBoard } from '../screen/notices.js';
 import type { SystemPower } from '../system/power.js';
 import type { CommandDefinition } from './command.js';
 import type { CallSummary, SignalMessage } from '../rtc/call.js';
@@ -17,6 +17,7 @@ import { callCommands, type CallControl } from './commands/call.js';
 import { configCommands, type ConfigAccess } from './commands/config.js';
 import { mediaCommands } from './commands/media.js';
 import type { HardwareStatus } from '../hardware/index.js';
+import type { ScreenStatus } from './state.js';
 import { displayCommands, type DisplayControl } from './commands/display.js';
 import { systemCommands } from './commands/system.js';
 import { pendingCommands } from './commands/unavailable.js';
@@ -40,11 +41,13 @@ export interface FleetDeps {
   /** The calls part; absent where calls cannot run (media loopback, in-process test boxes). */
   calls?: FleetCalls;
   health: { sample(): Promise<Telemetry> };
-  notices: TvNotices;
+  notices: NoticeBoard;
   /** Blinks the status light to identify the box; false when the box has no light. */
   identifyLight?(seconds: number): boolean;
   /** The TV control and status light, for the state. */
   hardware?(): HardwareStatus;
+  /** What the TV shows and the HDMI connectors; absent where no screen runs. */
+  screen?(): ScreenStatus;
   /** The hall's TV for the `display` command; absent: the command says it is not available. */
   display?: DisplayControl;
   logTail: LogTail;
@@ -71,6 +74,8 @@ export type FleetEventType =
   | 'call-joined'
   | 'call-ended'
   | 'hand-raised'
+  | 'tv-connected'
+  | 'tv-disconnected'
   | 'error';
 
 /** Waits at most this long on stop for replies and the offline status to leave. */
@@ -223,6 +228,7 @@ export class Fleet implements Part {
         alerts: this.alerts,
         notice: this.deps.notices.current(),
         hardware: this.deps.hardware?.() ?? null,
+        screen: this.deps.screen?.() ?? null,
       });
       const text = JSON.stringify(state);
       if (text === this.lastState) return;
@@ -272,8 +278,8 @@ export class Fleet implements Part {
         },
         notices: {
           // The state carries the message on the TV: publish it when a notice changes.
-          show: async (text, seconds) => {
-            const shown = await deps.notices.show(text, seconds);
+          show: async (text, seconds, kind) => {
+            const shown = await deps.notices.show(text, seconds, kind);
             this.publishState();
             setTimeout(() => this.publishState(), shown.until - Date.now() + 50).unref();
             return shown;

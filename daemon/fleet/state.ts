@@ -2,6 +2,13 @@ import type { Config } from '../config/index.js';
 import type { MediaStatus } from '../media/types.js';
 import type { CallSummary } from '../rtc/call.js';
 import type { HardwareStatus } from '../hardware/index.js';
+import type { ConnectorState } from '../hardware/display-hotplug.js';
+
+/** What the TV shows (the screen's name) and what the HDMI connectors say. */
+export interface ScreenStatus {
+  showing: string;
+  connectors: ConnectorState[];
+}
 
 /** The inputs the retained `state` is made of; each part reports its own. */
 export interface StateInputs {
@@ -16,6 +23,7 @@ export interface StateInputs {
   notice: { text: string; until: number } | null;
   /** The hall's TV control and status light; null where the hardware part does not run. */
   hardware: HardwareStatus | null;
+  screen: ScreenStatus | null;
 }
 
 /**
@@ -23,7 +31,7 @@ export interface StateInputs {
  * message that is current the moment anyone subscribes. Only fields a person acts on: the
  * pipeline-by-pipeline detail is in `diagnostics`.
  */
-export function boxState({ config, version, startedAt, media, call, alerts, notice, hardware }: StateInputs) {
+export function boxState({ config, version, startedAt, media, call, alerts, notice, hardware, screen }: StateInputs) {
   return {
     deviceId: config.device.id,
     name: config.device.name,
@@ -36,8 +44,14 @@ export function boxState({ config, version, startedAt, media, call, alerts, noti
     call: call
       ? { available: true, state: call.state, callId: call.callId, peer: call.peer, direction: call.direction, since: call.since, lastEnd: call.lastEnd, stats: call.stats }
       : { available: false, state: 'idle' as const },
-    // How the TV is driven (HDMI-CEC, simulated, or not at all) and the status light's state.
-    display: hardware ? { available: hardware.tv !== 'none', control: hardware.tv, light: hardware.light } : { available: false },
+    // How the TV is driven (HDMI-CEC, simulated, or not at all), the status light's state, what
+    // the TV shows, the size it is drawn at, and each HDMI connector (a TV unplugged shows here).
+    display: {
+      ...(hardware ? { available: hardware.tv !== 'none', control: hardware.tv, light: hardware.light } : { available: false }),
+      showing: screen?.showing ?? null,
+      output: media?.output ?? null,
+      connectors: (screen?.connectors ?? []).map((c) => ({ connector: c.connector, status: c.status, tv: c.tvName, mode: c.mode, reason: c.reason })),
+    },
     media: media
       ? {
           // Stopped pipelines are normal (the camera is closed outside a meeting); failing ones are not.

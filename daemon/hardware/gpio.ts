@@ -33,12 +33,15 @@ export interface GpioBackend {
 export interface Clock {
   /** Milliseconds on a monotonic scale. */
   now(): number;
+  /** Wall-clock time, ms since 1970 (Date.now()): for schedules by time of day; it may jump (NTP). */
+  wallNow(): number;
   /** Calls `callback` once after `ms`; the returned function cancels it. */
   after(ms: number, callback: () => void): () => void;
 }
 
 export const systemClock: Clock = {
   now: () => performance.now(),
+  wallNow: () => Date.now(),
   after(ms, callback) {
     const timer = setTimeout(callback, ms);
     return () => clearTimeout(timer);
@@ -50,13 +53,31 @@ interface ManualTimer {
   callback: () => void;
 }
 
-/** A clock that moves only when a test calls advance(); timers run at their exact due time. */
+/**
+ * A clock that moves only when a test calls advance(); timers run at their exact due time. Its
+ * wall clock starts at `wallStart` (ms since 1970) and moves with advance(); setWall() jumps it.
+ */
 export class ManualClock implements Clock {
   private current = 0;
   private timers: ManualTimer[] = [];
+  /** wallNow() minus now(). */
+  private wallOffset: number;
+
+  constructor(wallStart = 0) {
+    this.wallOffset = wallStart;
+  }
 
   now(): number {
     return this.current;
+  }
+
+  wallNow(): number {
+    return this.current + this.wallOffset;
+  }
+
+  /** Sets the wall clock, as NTP or a person would; monotonic time and timers are not moved. */
+  setWall(ms: number): void {
+    this.wallOffset = ms - this.current;
   }
 
   after(ms: number, callback: () => void): () => void {

@@ -62,6 +62,7 @@ export class Hardware implements Part {
       actions: this.opts.actions,
       holdsFloor: this.opts.holdsFloor,
       standbyAfterMs: config.cec.standbyAfterMeetingMin * 60_000,
+      night: config.cec.night.enabled ? { from: config.cec.night.from, to: config.cec.night.to } : null,
       identifySeconds: config.identifySeconds,
       log,
     });

@@ -3,14 +3,15 @@ import type { CallPhase } from '../rtc/call.js';
 import { buttonAction, type Button, type ButtonAction, type ButtonRole, type Press } from './buttons.js';
 import type { TvControl, TvKey } from './cec.js';
 import { systemClock, type Clock } from './gpio.js';
+import { isNight, msUntilNextNightStart, type NightWindow } from './night.js';
 import type { LedState, StatusLed } from './status-led.js';
 
 /**
  * What the hall's hardware does as the box's state changes, and what its buttons ask for: the
  * TV woken and switched to the box when a meeting starts or a message arrives, put in standby
- * a while after the meeting; the status light following the box's state; the speak and mute
- * buttons turned into actions. Each piece of hardware is optional (no CEC on this TV, no
- * buttons wired): what is missing is skipped.
+ * a while after the meeting and when the night begins; the status light following the box's
+ * state; the speak and mute buttons turned into actions. Each piece of hardware is optional
+ * (no CEC on this TV, no buttons wired): what is missing is skipped.
  */
 
 /** What the buttons ask the rest of the box to do. */
@@ -35,6 +36,8 @@ export interface RoomControlsOptions {
   holdsFloor: () => boolean;
   /** How long after a meeting the TV goes to standby (ms); 0: left on. */
   standbyAfterMs: number;
+  /** When the TV goes to standby for the night (the box's local time); null or absent: never. */
+  night?: NightWindow | null;
   identifySeconds: number;
   log: Logger;
   clock?: Clock;
@@ -43,10 +46,19 @@ export interface RoomControlsOptions {
 /** One press of the remote's volume keys moves the volume this much (percent of 0–150). */
 const VOLUME_STEP = 10;
 
+/**
+ * The night timer never waits longer than this: a timer set from a wrong wall clock (a Pi has
+ * no RTC: it boots in the past until NTP answers) is corrected within this time.
+ */
+const NIGHT_CHECK_MS = 15 * 60_000;
+
 export class RoomControls {
   private readonly clock: Clock;
   private unsubscribes: Array<() => void> = [];
   private cancelStandby: (() => void) | undefined;
+  private cancelNightCheck: (() => void) | undefined;
+  /** Whether it was night at the last check; undefined before the first (booting at night is no night start). */
+  private wasNight: boolean | undefined;
   private phase: CallPhase = 'idle';
   private online: boolean | undefined;
   private failure = false;
@@ -67,12 +79,15 @@ export class RoomControls {
     }
     if (this.opts.tv) this.unsubscribes.push(this.opts.tv.on('key', (key) => this.onTvKey(key)));
     this.showState();
+    this.checkNight();
   }
 
   stop(): void {
     for (const unsubscribe of this.unsubscribes.splice(0)) unsubscribe();
-    this.cancelStandby?.();
-    this.cancelStandby = undefined;
+    this.cancelPendingStandby();
+    this.cancelNightCheck?.();
+    this.cancelNightCheck = undefined;
+    this.wasNight = undefined;
     this.opts.led?.stop();
   }
 
@@ -85,7 +100,10 @@ export class RoomControls {
     if (phase === 'idle' && before !== 'idle') this.scheduleStandby();
   }
 
-  /** A message from the fleet console is on the screen: the hall must see it. */
+  /**
+   * A message from the fleet console is on the screen: the hall must see it, at night too. It
+   * sets no standby of its own: the TV stays on until a meeting ends or the next night begins.
+   */
   async messageShown(): Promise<void> {
     await this.wakeTv('message');
   }
@@ -139,8 +157,7 @@ export class RoomControls {
   }
 
   private async wakeTv(why: 'meeting' | 'message'): Promise<void> {
-    this.cancelStandby?.();
-    this.cancelStandby = undefined;
+    this.cancelPendingStandby();
     if (!this.opts.tv) return;
     try {
       await this.opts.tv.wake();
@@ -151,17 +168,65 @@ export class RoomControls {
     }
   }
 
+  /**
+   * A meeting has ended: standby after `standbyAfterMs`. At night, after the usual delay too
+   * (simple, and the hall may still be leaving), but even when the config leaves the TV on
+   * after meetings (0): then right away, since the night asks for it off.
+   */
   private scheduleStandby(): void {
+    this.cancelPendingStandby();
+    if (!this.opts.tv) return;
+    if (this.opts.standbyAfterMs > 0) {
+      this.cancelStandby = this.clock.after(this.opts.standbyAfterMs, () => {
+        this.cancelStandby = undefined;
+        this.standby('hardware.tv_standby', 'TV in standby after the meeting');
+      });
+    } else if (this.nightNow()) this.standby('hardware.tv_night_standby', 'TV in standby: a meeting ended at night');
+  }
+
+  private cancelPendingStandby(): void {
     this.cancelStandby?.();
     this.cancelStandby = undefined;
-    const tv = this.opts.tv;
-    if (!tv || this.opts.standbyAfterMs <= 0) return;
-    this.cancelStandby = this.clock.after(this.opts.standbyAfterMs, () => {
-      this.cancelStandby = undefined;
-      tv.standby().then(
-        () => this.opts.log.info({ event: 'hardware.tv_standby' }, 'TV in standby after the meeting'),
-        (e: Error) => this.opts.log.warn({ event: 'hardware.tv_standby_failed', err: e.message }, 'the TV did not go to standby'),
-      );
+  }
+
+  private standby(event: string, message: string): void {
+    this.opts.tv?.standby().then(
+      () => this.opts.log.info({ event }, message),
+      (e: Error) => this.opts.log.warn({ event: 'hardware.tv_standby_failed', err: e.message }, 'the TV did not go to standby'),
+    );
+  }
+
+  private nightNow(): boolean {
+    return this.opts.night ? isNight(new Date(this.clock.wallNow()), this.opts.night) : false;
+  }
+
+  /**
+   * Acts on the night beginning since the last check, then sets the one night timer: to the
+   * next start, recomputed from the wall clock each time so a clock that jumped is followed.
+   * The end of the night does nothing: only a meeting or a message wakes the TV.
+   */
+  private checkNight(): void {
+    const schedule = this.opts.night;
+    if (!schedule || !this.opts.tv) return;
+    const now = new Date(this.clock.wallNow());
+    const night = isNight(now, schedule);
+    if (night && this.wasNight === false) this.nightBegins();
+    this.wasNight = night;
+    const wait = msUntilNextNightStart(now, schedule);
+    if (wait === null) return; // from == to: no night
+    this.cancelNightCheck = this.clock.after(Math.min(wait, NIGHT_CHECK_MS), () => {
+      this.cancelNightCheck = undefined;
+      this.checkNight();
     });
+  }
+
+  /** During a meeting the TV stays on: its end sets the standby (scheduleStandby). */
+  private nightBegins(): void {
+    if (this.phase !== 'idle') {
+      this.opts.log.info({ event: 'hardware.night_during_meeting' }, 'night began during a meeting: the TV goes to standby after it');
+      return;
+    }
+    this.cancelPendingStandby();
+    this.standby('hardware.tv_night_standby', 'TV in standby for the night');
   }
 }

@@ -4,7 +4,7 @@ import { MediaError, type SerializedError } from '../errors.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import type { Logger } from '../log.js';
 import type { FromWorker, MediaControl, MediaMethod, ToWorker, WorkerInit } from './ipc.js';
-import type { MediaStatus, SnapshotSource } from './types.js';
+import type { MediaStatus, ScreenArt, SnapshotSource } from './types.js';
 import type { FrameSize } from './pipelines.js';
 
 export type WorkerState = 'stopped' | 'starting' | 'running' | 'restarting';
@@ -18,7 +18,7 @@ export interface MediaClientEvents extends Record<string, unknown[]> {
 /**
  * Mute states a person set at run time (from the fleet console, a button): a worker that
  * restarts, or a new client after a settings change, gets them back, so a crash never quietly
- * unmutes a microphone. (Text on the TV is redrawn by its owner, TvNotices.) The send size a
+ * unmutes a microphone. (What the TV shows is redrawn by its owner, the screen director.) The send size a
  * call's link allowed comes back too: the call's policy only speaks when the link changes, and
  * a worker back at full size would flood a poor link until then.
  */
@@ -27,6 +27,8 @@ export interface LiveControls {
   videoMuted?: boolean;
   /** Set during a call (null: video paused); forgotten when sending stops. */
   sendSize?: FrameSize | null;
+  /** The TV's mode (display hotplug): a new worker starts its screen at it. */
+  outputSize?: FrameSize;
 }
 
 export interface MediaClientOptions {
@@ -140,8 +142,12 @@ export class MediaClient extends TypedEmitter<MediaClientEvents> implements Medi
   async setVolume(percent: number): Promise<void> {
     await this.request('setVolume', [percent]);
   }
-  async setOverlayText(text: string): Promise<void> {
-    await this.request('setOverlayText', [text]);
+  async setScreenArt(art: ScreenArt): Promise<void> {
+    await this.request('setScreenArt', [art]);
+  }
+  async setOutputSize(size: FrameSize, rebuild = false): Promise<void> {
+    await this.request('setOutputSize', [size, rebuild]);
+    this.controls.outputSize = { ...size };
   }
   async setSelfView(visible: boolean): Promise<void> {
     await this.request('setSelfView', [visible]);
@@ -176,7 +182,8 @@ export class MediaClient extends TypedEmitter<MediaClientEvents> implements Medi
     child.on('message', (msg: FromWorker) => this.onMessage(msg));
     child.on('exit', (code, signal) => this.onExit(child, code, signal));
     child.on('error', (e) => this.opts.log.error({ err: e }, 'media worker process error'));
-    this.post({ type: 'init', init: this.opts.init });
+    const { outputSize } = this.controls;
+    this.post({ type: 'init', init: outputSize ? { ...this.opts.init, outputSize } : this.opts.init });
   }
 
   private onMessage(msg: FromWorker): void {

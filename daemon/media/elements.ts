@@ -17,7 +17,7 @@ const ELEMENTS_OF_PACKAGE: Record<string, readonly string[]> = {
   'gstreamer1.0-plugins-good': [
     'udpsrc', 'udpsink', 'rtpjitterbuffer', 'rtph264pay', 'rtph264depay', 'rtpvp8pay', 'rtpvp8depay', 'rtpopuspay',
     'rtpopusdepay', 'vp8enc', 'vp8dec', 'jpegenc', 'jpegdec', 'v4l2src', 'autovideosink', 'autoaudiosink',
-    'videocrop',
+    'videocrop', 'gdkpixbufoverlay',
   ],
   'gstreamer1.0-plugins-good (on a Raspberry Pi with its V4L2 codec driver)': ['v4l2h264enc', 'v4l2h264dec', 'v4l2jpegdec'],
   'gstreamer1.0-plugins-bad': [

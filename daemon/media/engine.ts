@@ -10,10 +10,14 @@ import {
   describeSlate,
   describeVideoSend,
   selfViewSize,
+  screenLayerElement,
   sendSizeCaps,
   type FrameSize,
+  type ScreenLayerFile,
   type ScreenSink,
 } from './pipelines.js';
+import { ScreenFiles } from './screen-files.js';
+import { renderSlate } from '../screen/art.js';
 import { chooseCameraMode, type MediaDevice } from './devices/model.js';
 import type { DeviceWatcher } from './devices/watcher.js';
 import type { PipelineDescription } from './launch.js';
@@ -25,6 +29,7 @@ import type {
   MediaStatus,
   PipelineStatus,
   ReceivedMedia,
+  ScreenArt,
   ReceivedStream,
   SnapshotSource,
   VideoSourceState,
@@ -64,10 +69,6 @@ const MIC_CHANNEL = 'mic';
 const FRAME_POLL_MS = 25;
 /** Jitter buffers and decoder caps change slowly: read every this many frame polls (0.5 s). */
 const SLOW_POLL_EVERY = 20;
-const SLATE_TEXT = {
-  'no-camera': 'Không có camera\nNo camera',
-  muted: 'Camera đang tắt\nCamera off',
-} as const;
 
 /**
  * The media side of the box: sources, encoder, RTP send, playout to the screen and speaker, and
@@ -87,7 +88,11 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
   private sendSize: FrameSize;
   /** Audio only: the valve before the encoder drops every frame. */
   private videoPaused = false;
-  private overlayText = '';
+  private screenArt: ScreenArt = { name: 'none', layers: [] };
+  private readonly screenFiles = new ScreenFiles();
+  private screenLayers: Array<ScreenLayerFile | null> = [];
+  /** The TV's mode: the compositor draws at this size (setOutputSize follows a new TV). */
+  private outputSize: FrameSize;
   private selfViewVisible: boolean;
   private readonly pipelines = new Map<string, SupervisedPipeline>();
   private readonly unsubscribe: Array<() => void> = [];
@@ -111,6 +116,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     this.bitrateKbps = opts.settings.video.bitrateKbps;
     this.sendSize = this.size;
     this.selfViewVisible = opts.settings.output.selfView;
+    this.outputSize = { ...opts.outputSize };
   }
 
   private get size(): FrameSize {
@@ -208,6 +214,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     for (const name of [...SEND_SIDE, 'playout']) this.pipelines.get(name)?.stop();
     this.pipelines.clear();
     this.opts.devices.stop();
+    this.screenFiles.remove();
     stopGLibPump();
   }
 
@@ -224,7 +231,8 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       volume: this.volumePercent,
       bitrateKbps: this.bitrateKbps,
       selfView: this.selfViewVisible,
-      overlayText: this.overlayText,
+      screen: { name: this.screenArt.name, layers: this.screenArt.layers.length },
+      output: { ...this.outputSize },
       pipelines: [...this.pipelines.values()].map((p) => p.snapshot),
       rendered: { videoFrames: this.sinkRendered('playout', 'screen'), audioBuffers: this.sinkRendered('playout', 'speaker') },
       sendSize: this.videoPaused ? null : { ...this.sendSize },
@@ -300,10 +308,38 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     this.emitStatus();
   }
 
-  /** Text drawn over the screen (Vietnamese welcome, "Đang kết nối…"); empty hides it. */
-  setOverlayText(text: string): void {
-    this.overlayText = text;
-    this.optionalElement('playout', 'overlay')?.setProperty('text', text);
+  /**
+   * What the TV shows over the picture (daemon/screen/art.ts). Each layer is rendered once,
+   * here, when it changes: librsvg takes tens of ms for a full screen, blending it each frame
+   * takes far less.
+   */
+  setScreenArt(art: ScreenArt): void {
+    this.screenLayers = this.screenFiles.writeArt(art);
+    this.screenArt = { name: art.name, layers: art.layers.map((l) => ({ ...l, svg: '' })) };
+    this.screenLayers.forEach((layer, i) => {
+      const element = this.optionalElement('playout', screenLayerElement(i));
+      if (!element) return;
+      if (!layer) return element.setProperty('alpha', 0);
+      element.setProperty('offset-x', layer.x);
+      element.setProperty('offset-y', layer.y);
+      element.setProperty('location', layer.path);
+      element.setProperty('alpha', 1);
+    });
+    this.emitStatus();
+  }
+
+  /** A new TV mode (display hotplug): the playout is rebuilt at that size, or with `rebuild` at any. */
+  setOutputSize(size: FrameSize, rebuild = false): void {
+    if (!Number.isInteger(size.width) || !Number.isInteger(size.height) || size.width < 320 || size.height < 240 || size.width > 1920 || size.height > 1080) {
+      throw new MediaError('DC_MEDIA_BAD_REQUEST', `output size must be from 320×240 to 1920×1080, got ${size.width}×${size.height}`);
+    }
+    if (size.width === this.outputSize.width && size.height === this.outputSize.height && !rebuild) return;
+    this.opts.log.info({ event: 'media.output', from: this.outputSize, to: size, rebuild }, 'restarting the screen for the TV');
+    this.outputSize = { ...size };
+    if (this.started) {
+      this.pipeline('playout').stop();
+      this.pipeline('playout').start();
+    }
     this.emitStatus();
   }
 
@@ -317,7 +353,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
   /** A JPEG of the camera picture (at the capture size) or of the screen (at the output size). */
   snapshot(source: SnapshotSource): Buffer {
     const [pipelineName, sinkName, size] =
-      source === 'camera' ? (['camera', 'sendsink', this.size] as const) : (['playout', 'screen', this.opts.outputSize] as const);
+      source === 'camera' ? (['camera', 'sendsink', this.size] as const) : (['playout', 'screen', this.outputSize] as const);
     if (source === 'camera' && this.videoSourceState() !== 'camera') {
       throw new MediaError('DC_MEDIA_NOT_RUNNING', `no camera picture to take: the video source is "${this.videoSourceState()}"`);
     }
@@ -419,8 +455,8 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
   }
 
   private describeSlate(): PipelineDescription {
-    const text = this.videoMuted ? SLATE_TEXT.muted : SLATE_TEXT['no-camera'];
-    return describeSlate({ text, size: this.size, fps: this.opts.settings.video.fps, channel: CHANNEL });
+    const picture = this.screenFiles.write('slate.svg', renderSlate(this.videoMuted ? 'muted' : 'no-camera', this.size));
+    return describeSlate({ picture, size: this.size, fps: this.opts.settings.video.fps, channel: CHANNEL });
   }
 
   private describeMicrophone(): PipelineDescription {
@@ -469,13 +505,13 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       videoPort: rtp.receiveVideoPort,
       audioPort: rtp.receiveAudioPort,
       jitterLatencyMs: this.opts.settings.jitterBufferMs,
-      output: this.opts.outputSize,
+      output: this.outputSize,
       fps: this.playoutFps,
       selfView: { channel: CHANNEL, size: selfViewSize(this.size), visible: this.selfViewVisible },
       screen: this.opts.screen,
       speaker: this.opts.devices.pick('speaker', this.opts.settings.audio.speaker),
       volumePercent: this.volumePercent,
-      overlayText: this.overlayText,
+      screenLayers: this.screenLayers,
       fec: this.opts.settings.audio.fec,
       frameStamps: this.opts.settings.frameStamps,
     });

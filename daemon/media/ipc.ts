@@ -4,7 +4,7 @@
  */
 import type { SerializedError } from '../errors.js';
 import type { ScreenSink, FrameSize } from './pipelines.js';
-import type { MediaSettings, MediaStatus, SnapshotSource } from './types.js';
+import type { MediaSettings, MediaStatus, ScreenArt, SnapshotSource } from './types.js';
 
 /** What the rest of the daemon may ask of the media engine, wherever it runs. */
 export interface MediaControl {
@@ -14,7 +14,10 @@ export interface MediaControl {
   setAudioMuted(muted: boolean): Promise<void>;
   setVideoMuted(muted: boolean): Promise<void>;
   setVolume(percent: number): Promise<void>;
-  setOverlayText(text: string): Promise<void>;
+  /** What the TV shows over the picture: daemon/screen/art.ts draws it. */
+  setScreenArt(art: ScreenArt): Promise<void>;
+  /** The TV's mode (display hotplug): the screen is rebuilt at a new size, or with `rebuild` at any (a TV plugged back). */
+  setOutputSize(size: FrameSize, rebuild?: boolean): Promise<void>;
   setSelfView(visible: boolean): Promise<void>;
   snapshot(source: SnapshotSource): Promise<Buffer>;
   injectFault(pipeline: string): Promise<void>;
@@ -35,7 +38,8 @@ export const MEDIA_METHODS: readonly MediaMethod[] = [
   'setAudioMuted',
   'setVideoMuted',
   'setVolume',
-  'setOverlayText',
+  'setScreenArt',
+  'setOutputSize',
   'setSelfView',
   'snapshot',
   'injectFault',

@@ -8,12 +8,13 @@
  *   (or slate)            └─▶ scale ¼ ─▶ intervideosink "<ch>-self" │
  *   intervideosrc "<ch>-send" ─▶ encoder ─▶ payloader ─▶ udpsink  ◀┘
  *   mic ─▶ interaudiosink "mic";  interaudiosrc "mic" ─▶ webrtcdsp ─▶ opusenc ─▶ rtpopuspay ─▶ udpsink
- *   udpsrc ─▶ jitterbuffer ─▶ depay ─▶ decode ─▶ compositor(+ self-view, + text) ─▶ screen
+ *   udpsrc ─▶ jitterbuffer ─▶ depay ─▶ decode ─▶ compositor(+ self-view) ─▶ screen art ─▶ screen
  *   udpsrc ─▶ jitterbuffer ─▶ opusdepay ─▶ opusdec ─▶ volume ─▶ webrtcechoprobe ─▶ speaker
  */
 import { LaunchBuilder, rawVideoCaps, RAW_AUDIO_CAPS, type PipelineDescription } from './launch.js';
 import type { EncoderProfile, EncoderSettings, VideoCodec } from './encoders.js';
 import { hasElement } from './elements.js';
+import { SCREEN_LAYERS } from './types.js';
 import { cameraSourceChain, type MediaDevice, type VideoMode } from './devices/model.js';
 
 export interface FrameSize {
@@ -111,7 +112,8 @@ export function describeCamera(o: CameraSourceOptions): PipelineDescription {
 }
 
 export interface SlateOptions {
-  text: string;
+  /** The slate's picture, an SVG file at `size` (daemon/screen/art.ts renderSlate). */
+  picture: string;
   size: FrameSize;
   fps: number;
   channel: string;
@@ -126,7 +128,7 @@ export function describeSlate(o: SlateOptions): PipelineDescription {
   b.chain(
     b.el('videotestsrc', { 'is-live': true, pattern: 'solid-color', 'foreground-color': 0xff1d3557 }),
     `video/x-raw,format=I420,width=${o.size.width},height=${o.size.height},framerate=2/1,pixel-aspect-ratio=1/1`,
-    b.el('textoverlay', { name: 'slatetext', text: o.text, 'font-desc': 'Noto Sans Bold 20', valignment: 'center', halignment: 'center', 'shaded-background': false }),
+    b.el('gdkpixbufoverlay', { name: 'slateart', location: o.picture }),
     b.el('videorate'),
     rawVideoCaps(o.size.width, o.size.height, o.fps),
     b.el('tee', { name: 'srctee' }),
@@ -251,6 +253,28 @@ export function describeAudioSend(o: AudioSendOptions): PipelineDescription {
 
 export type ScreenSink = 'kms' | 'window' | 'fake';
 
+/** A screen layer written to a file for gdkpixbufoverlay, and where it goes on the screen. */
+export interface ScreenLayerFile {
+  path: string;
+  x: number;
+  y: number;
+}
+
+/** The overlay element that draws screen layer `i`. */
+export const screenLayerElement = (i: number) => `art${i}`;
+
+/**
+ * One screen layer: an SVG rendered once (librsvg, through gdk-pixbuf) when it changes, then
+ * blended over each frame, over its own rectangle only. Empty (alpha 0), it passes frames through.
+ */
+function screenLayer(b: LaunchBuilder, i: number, layer: ScreenLayerFile | null): string {
+  return b.el('gdkpixbufoverlay', {
+    name: screenLayerElement(i),
+    'positioning-mode': 'pixels-absolute',
+    ...(layer ? { location: layer.path, 'offset-x': layer.x, 'offset-y': layer.y, alpha: 1 } : { alpha: 0 }),
+  });
+}
+
 export interface PlayoutOptions {
   codec: VideoCodec;
   host: string;
@@ -263,7 +287,8 @@ export interface PlayoutOptions {
   screen: ScreenSink;
   speaker: MediaDevice | undefined;
   volumePercent: number;
-  overlayText: string;
+  /** The screen's layers as SVG files, one per overlay element (null: that one draws nothing). */
+  screenLayers: Array<ScreenLayerFile | null>;
   /**
    * Use the far end's Opus in-band FEC to rebuild lost packets. It costs latency: opusdec then
    * holds 120 ms of audio, and video waits as long for lip sync (measured in bench/).
@@ -377,15 +402,7 @@ export function describePlayout(o: PlayoutOptions): PipelineDescription {
       `sink_1::zorder=1 sink_2::zorder=2 sink_2::xpos=${pip.x} sink_2::ypos=${pip.y} sink_2::alpha=${o.selfView.visible ? 1 : 0}`,
     ].join(' '),
     rawVideoCaps(output.width, output.height, o.fps),
-    b.el('textoverlay', {
-      name: 'overlay',
-      text: o.overlayText,
-      'font-desc': 'Noto Sans Bold 18',
-      valignment: 'top',
-      halignment: 'center',
-      'shaded-background': true,
-      'wait-text': false,
-    }),
+    ...Array.from({ length: SCREEN_LAYERS }, (_, i) => screenLayer(b, i, o.screenLayers[i] ?? null)),
     b.el('videoconvert'),
     // Not leaky: frames wait here for their display time (the pipeline latency, several frames).
     b.el('queue', { name: 'screenq' }),

@@ -7,6 +7,23 @@ export type SnapshotSource = 'camera' | 'screen';
 /** What the far end is shown: the camera, the "no camera" slate, or the "camera off" slate. */
 export type VideoSourceState = 'camera' | 'no-camera' | 'muted';
 
+/** One picture drawn over the screen: an SVG document, placed with its top left at (x, y). */
+export interface ScreenLayer {
+  svg: string;
+  x: number;
+  y: number;
+}
+
+/** What the TV shows over the compositor's picture (daemon/screen/art.ts): at most SCREEN_LAYERS layers. */
+export interface ScreenArt {
+  /** Which screen, for the status and the logs ("idle", "call", "error:no-network"). */
+  name: string;
+  layers: ScreenLayer[];
+}
+
+/** Overlay elements in the playout: a full screen or the in-call band, and the message band. */
+export const SCREEN_LAYERS = 2;
+
 export type PipelineState = 'stopped' | 'starting' | 'running' | 'restarting' | 'failed';
 
 export interface PipelineStatus {
@@ -29,7 +46,10 @@ export interface MediaStatus {
   volume: number;
   bitrateKbps: number;
   selfView: boolean;
-  overlayText: string;
+  /** The screen drawn over the picture: its name and how many layers it has (none: the picture alone). */
+  screen: { name: string; layers: number };
+  /** The size the screen is drawn at: the TV's mode. */
+  output: { width: number; height: number };
   pipelines: PipelineStatus[];
   /** Counted by the sinks themselves: frames shown on the screen, audio buffers played. */
   rendered: { videoFrames: number; audioBuffers: number };

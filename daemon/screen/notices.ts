@@ -1,72 +1,60 @@
-import type { Logger } from '../log.js';
-
 /** What the TV shows while the box identifies itself: its name, and its village and commune. */
 export function identityText(d: { name: string; commune: string; village: string }): string {
   const site = [d.village, d.commune].filter(Boolean).join(' · ');
   return site ? `${d.name}\n${site}` : d.name;
 }
 
-/** Where notices are drawn: the media engine's text layer over the TV picture. */
-export interface TextLayer {
-  setOverlayText(text: string): Promise<void>;
-}
+/** A message from the fleet console, or the box saying who it is (identify). */
+export type NoticeKind = 'message' | 'identify';
 
-interface Notice {
+export interface Notice {
+  kind: NoticeKind;
   text: string;
+  /** When it ends, ms since 1970. */
   until: number;
 }
 
+/** Where notices are shown and whether they made it to the screen (the screen director). */
+export interface NoticeBoard {
+  /** Shows `text` for `seconds`: when it ends and whether it is on the TV now. */
+  show(text: string, seconds: number, kind?: NoticeKind): Promise<{ until: number; drawn: boolean }>;
+  /** Removes every notice. */
+  clear(): Promise<void>;
+  /** The notice on screen now, if any. */
+  current(): Notice | null;
+}
+
 /**
- * Timed text on the TV (a message from the fleet console, the box's name while identifying).
- * The newest notice that has not expired is shown; when it expires the one under it, if still
- * due, comes back, else the text layer is cleared. `reapply()` redraws after a media restart.
+ * Timed notices, newest on top: when the newest expires the one under it, if still due, comes
+ * back. Listeners hear every change (a new notice, a clear, an expiry) and redraw the screen.
  */
 export class TvNotices {
   private readonly notices: Notice[] = [];
-  private readonly shownListeners: Array<() => void> = [];
+  private readonly listeners: Array<() => void> = [];
   private timer: NodeJS.Timeout | undefined;
-  private shown = '';
 
-  constructor(
-    private readonly layer: () => TextLayer | undefined,
-    private readonly log: Logger,
-    private readonly now: () => number = Date.now,
-  ) {}
+  constructor(private readonly now: () => number = Date.now) {}
 
-  /**
-   * Shows `text` for `seconds`: returns when it ends (ms since 1970) and whether it is on the
-   * screen now — while the media engine restarts it is kept and drawn by reapply(). Throws if
-   * the engine refused to draw it.
-   */
-  async show(text: string, seconds: number): Promise<{ until: number; drawn: boolean }> {
-    const until = this.now() + seconds * 1000;
-    this.notices.push({ text, until });
-    await this.refresh();
-    for (const listener of this.shownListeners) listener();
-    return { until, drawn: this.shown === text };
+  push(kind: NoticeKind, text: string, seconds: number): Notice {
+    const notice = { kind, text, until: this.now() + seconds * 1000 };
+    this.notices.push(notice);
+    this.changed();
+    return { ...notice };
   }
 
-  /** Called after each new notice: the TV must be on for the hall to read it. */
-  onShown(listener: () => void): void {
-    this.shownListeners.push(listener);
-  }
-
-  /** Removes every notice. */
-  async clear(): Promise<void> {
+  clear(): void {
     this.notices.length = 0;
-    await this.refresh();
+    this.changed();
   }
 
-  /** The notice on screen now, if any. */
-  current(): { text: string; until: number } | null {
+  current(): Notice | null {
     this.prune();
     const top = this.notices.at(-1);
     return top ? { ...top } : null;
   }
 
-  reapply(): Promise<void> {
-    this.shown = '\u0000'; // force a redraw
-    return this.refresh();
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
   }
 
   stop(): void {
@@ -79,26 +67,14 @@ export class TvNotices {
     for (let i = this.notices.length - 1; i >= 0; i--) if (this.notices[i]!.until <= now) this.notices.splice(i, 1);
   }
 
-  private async refresh(): Promise<void> {
+  private changed(): void {
     this.prune();
     clearTimeout(this.timer);
-    const top = this.notices.at(-1);
-    const text = top?.text ?? '';
     const next = this.notices.reduce((min, n) => Math.min(min, n.until), Infinity);
     if (Number.isFinite(next)) {
-      this.timer = setTimeout(() => void this.refresh().catch(() => undefined), Math.max(10, next - this.now()));
+      this.timer = setTimeout(() => this.changed(), Math.max(10, next - this.now()));
       this.timer.unref();
     }
-    if (text === this.shown) return;
-    const layer = this.layer();
-    if (!layer) return;
-    try {
-      await layer.setOverlayText(text);
-      this.shown = text;
-    } catch (e) {
-      // The media worker may be restarting; reapply() after it is back draws it.
-      this.log.warn({ event: 'screen.notice_failed', err: (e as Error).message }, 'could not draw the notice');
-      throw e;
-    }
+    for (const listener of this.listeners) listener();
   }
 }

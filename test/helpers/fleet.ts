@@ -10,7 +10,7 @@ import { mergePatch } from '../../daemon/config/merge.js';
 import { Fleet, type FleetDeps } from '../../daemon/fleet/fleet.js';
 import { HealthCollector } from '../../daemon/health/index.js';
 import { createLogger, LogTail, type Logger } from '../../daemon/log.js';
-import { TvNotices } from '../../daemon/screen/notices.js';
+import { ScreenDirector } from '../../daemon/screen/director.js';
 import { SimulatedPower } from '../../daemon/system/power.js';
 import { mosquittoAcl } from '../../provisioning/acl.js';
 import { DAEMON, runNode, simDaemonConfig, type RunningProcess } from './daemon.js';
@@ -103,11 +103,29 @@ export function fleetWithoutMedia(o: {
     restartDaemon: o.restartDaemon ?? (() => undefined),
     power: o.power ?? new SimulatedPower(o.log),
     health: o.health,
-    notices: new TvNotices(() => undefined, o.log),
+    notices: screenWithoutMedia(o.log),
     logTail: new LogTail(),
     log: o.log,
     version: o.version,
     startedAt: Date.now(),
+  });
+}
+
+/** The screen of a box without media: notices are kept and timed, never drawn. */
+function screenWithoutMedia(log: Logger): ScreenDirector {
+  return new ScreenDirector({
+    surface: () => undefined,
+    size: () => ({ width: 1280, height: 720 }),
+    facts: () => ({
+      site: { name: 'test', village: '', commune: '' },
+      boxId: 'test',
+      network: 'ok',
+      broker: 'online',
+      call: { phase: 'idle', peer: null, micMuted: false, quality: 'good' },
+      setup: null,
+      nextMeeting: null,
+    }),
+    log,
   });
 }
 

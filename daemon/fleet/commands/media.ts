@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { identityText } from '../../screen/notices.js';
+import { identityText, type NoticeBoard } from '../../screen/notices.js';
 import { DcError } from '../../errors.js';
 import type { MediaControl } from '../../media/ipc.js';
 import { Args, defineCommand, type CommandDefinition } from '../command.js';
@@ -10,7 +10,7 @@ export interface MediaCommandDeps {
   /** Saves the playback volume, which the daemon applies live (it survives a restart). */
   setVolume(percent: number): Promise<void>;
   /** Timed text on the TV. */
-  notices: { show(text: string, seconds: number): Promise<{ until: number; drawn: boolean }>; clear(): Promise<void> };
+  notices: Pick<NoticeBoard, 'show' | 'clear'>;
   /** Publishes the picture where the request asked (QoS 1); false if the broker refused it. */
   publishBinary(topic: string, payload: Buffer): Promise<boolean>;
   /** The default place for a snapshot, under the box's own prefix (the only place its ACL allows). */
@@ -84,7 +84,7 @@ export function mediaCommands(deps: MediaCommandDeps): CommandDefinition[] {
       summary: "Show the box's name and site on the TV and blink its status light.",
       args: Args({ seconds: Type.Integer({ minimum: 1, maximum: 300, default: 15, description: 'How long.' }) }),
       async run({ seconds }) {
-        const { until, drawn } = await deps.notices.show(identityText(deps.identity()), seconds);
+        const { until, drawn } = await deps.notices.show(identityText(deps.identity()), seconds, 'identify');
         return { screen: drawn, light: deps.identifyLight(seconds), until: new Date(until).toISOString() };
       },
     }),
