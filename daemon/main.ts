@@ -18,7 +18,8 @@ import { workerInit, type MediaRunOptions } from './media/settings.js';
 import type { ScreenSink } from './media/pipelines.js';
 import type { MediaStatus } from './media/types.js';
 import type { Part } from './part.js';
-import { CallManager, type SignalChannel } from './rtc/call.js';
+import { CallManager, type CallSummary, type SignalChannel } from './rtc/call.js';
+import { Floor } from './rtc/floor.js';
 import { parseVideoSize } from './config/schema.js';
 import { identityText } from './screen/notices.js';
 import { ScreenDirector } from './screen/director.js';
@@ -131,6 +132,7 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
         call: {
           phase: call?.state ?? 'idle',
           peer: call?.peer ?? null,
+          speaker: speakerOf(floor, call),
           micMuted: media.liveControls.audioMuted ?? false,
           quality: callQuality(media.cachedStatus),
         },
@@ -141,7 +143,11 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
     log: log.child({ part: 'screen' }),
   });
   const mediaHooks: MediaHooks = {
-    status: (s) => fleet?.noteMediaStatus(s),
+    status: (s) => {
+      fleet?.noteMediaStatus(s);
+      // Mute, the link's quality, the TV's mode: the screen says them (drawn only if changed).
+      void screen.refresh();
+    },
     cameraChanged: (plugged, device) => fleet?.event(plugged ? 'camera-plugged' : 'camera-unplugged', { camera: device }),
     workerDown: (error) => fleet?.event('error', { source: 'media', error }),
     workerUp: (restarts) => {
@@ -170,12 +176,13 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
     },
     reachable: async () => (await fleet?.probeBroker()) ?? false,
   };
-  const calls = args.run.loopback ? undefined : buildCalls(config, runningMedia, signal, log.child({ part: 'rtc' }));
+  const calls = args.run.loopback ? undefined : buildCalls(config, () => store.current.calls.answer, runningMedia, signal, log.child({ part: 'rtc' }));
+  const floor = new Floor(() => store.current.device.id);
   const hardware = new Hardware({
     config: config.hardware,
     profile,
-    // Who holds the floor comes with the host's meeting tools; until then speak raises a hand.
-    holdsFloor: () => false,
+    // Given the floor by the host, the hall's speak button mutes and unmutes; else it raises a hand.
+    holdsFloor: () => floor.heldHere(),
     actions: {
       raiseHand: () => fleet?.event('hand-raised', { callId: calls?.summary().callId ?? null }),
       toggleMute: () => {
@@ -188,6 +195,11 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
         store.update({ media: { audio: { volume } } }).catch((e) => log.warn({ err: serializeError(e) }, 'volume key: not applied'));
       },
       identify: (seconds) => void screen.show(identityText(store.current.device), seconds, 'identify'),
+      answer: () => {
+        if (calls?.summary().state !== 'ringing') return false;
+        calls.answer().catch((e) => log.warn({ err: serializeError(e) }, 'OK key: the call was not answered'));
+        return true;
+      },
       enterSetupMode: () => log.warn({ event: 'hardware.setup_mode' }, 'setup mode asked for by the button; the setup page is not built yet'),
     },
     log: log.child({ part: 'hardware' }),
@@ -205,7 +217,15 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
     fleet?.publishState();
   }, mediaLog);
   calls?.on('joined', (c) => fleet?.event('call-joined', { callId: c.callId, peer: c.peer, direction: c.direction }));
-  calls?.on('ended', (c) => fleet?.event('call-ended', { callId: c.callId, peer: c.peer, reason: c.lastEnd?.reason, error: c.lastEnd?.error }));
+  calls?.on('ended', (c) => {
+    floor.clear();
+    fleet?.event('call-ended', { callId: c.callId, peer: c.peer, reason: c.lastEnd?.reason, error: c.lastEnd?.error });
+  });
+  floor.on('change', (holder) => {
+    log.info({ event: 'rtc.floor', holder: holder?.holder ?? null, here: floor.heldHere() }, holder ? `floor: ${holder.name}` : 'floor taken back');
+    fleet?.publishState();
+    void screen.refresh();
+  });
   const buildFleet = (): Fleet | undefined =>
     store.current.fleet.url === ''
       ? undefined
@@ -216,13 +236,14 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
           restartMedia: () => restartMedia(store.current),
           restartDaemon: (reason) => void shutdown(reason, EXIT_RESTART),
           power,
-          ...(calls ? { calls } : {}),
+          ...(calls ? { calls, floor } : {}),
           health,
           notices: screen,
           identifyLight: (seconds) => hardware.identify(seconds),
           hardware: () => hardware.status(),
           screen: () => ({ showing: screen.screen, connectors: display.current() }),
           display: hardware,
+          ...(profile === 'sim' ? { simulatedHall: hardware } : {}),
           logTail,
           log: log.child({ part: 'fleet' }),
           version,
@@ -335,6 +356,12 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
 /** The TV's mode until the display says otherwise: every HDMI TV takes 720p. */
 const DEFAULT_OUTPUT = { width: 1280, height: 720 };
 
+/** Who the TV says speaks: the hall given the floor; in a two-hall call without one, the other hall. */
+function speakerOf(floor: Floor, call: CallSummary | undefined): string | null {
+  if (floor.current) return floor.current.name;
+  return call?.kind === 'direct' ? call.peer : null;
+}
+
 /** How the call's picture is doing, from what the link lets the box send. */
 function callQuality(status: MediaStatus | null): CallQuality {
   if (!status?.sending) return 'good';
@@ -374,6 +401,7 @@ function followDisplay(
 
 function buildCalls(
   config: Config,
+  answer: () => Config['calls']['answer'],
   media: () => MediaClient | undefined,
   signal: SignalChannel,
   log: Logger,
@@ -390,6 +418,8 @@ function buildCalls(
     iceServers: config.calls.iceServers,
     loopbackOnly: config.calls.loopbackOnly,
     giveUpAfterMs: config.calls.giveUpAfterS * 1000,
+    // Read at each call: the setup page or the console may change it.
+    answer,
     sending: {
       captureSize: parseVideoSize(config.media.video.size),
       bitrateKbps: config.media.video.bitrateKbps,

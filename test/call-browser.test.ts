@@ -263,7 +263,10 @@ t.test('a host calls a box from Chromium: media both ways, hang-ups both ways, b
   t.ok(p2.audioReceived > p1.audioReceived, `the box's audio packets from Chromium rose from ${p1.audioReceived} to ${p2.audioReceived}`);
   const [r1, r2] = [d1.media.rendered as Json, d2.media.rendered as Json];
   t.ok(r2.videoFrames > r1.videoFrames, `the box's screen rendered ${r2.videoFrames - r1.videoFrames} frames in 2 s`);
-  t.ok(r2.audioBuffers > r1.audioBuffers, `the box's speaker played ${r2.audioBuffers - r1.audioBuffers} audio buffers in 2 s`);
+  // The speaker plays all the time (silence between voices, through the mixer): what shows
+  // Chromium is heard is its audio passing the jitter buffer on the way to the decoder.
+  const [a1, a2] = [(d1.media.received as Json).audio.packets as number, (d2.media.received as Json).audio.packets as number];
+  t.ok(a2 > a1, `the box's audio jitter buffer passed ${a2 - a1} of Chromium's packets to the decoder in 2 s`);
   // The screen renders its black background with or without a far end: what shows the box
   // decodes Chromium is Chromium's green camera picture in the middle of the box's screen.
   const inCallScreen = await waitForScreen(fleetConsole, scratch, 'the box shows Chromium’s picture', (shot) => isGreen(shot.middle));

@@ -57,6 +57,23 @@ t.test('join: two boxes call each other through the broker, and leave ends it on
   }
   await waitUntil('call-joined events', () => events(console, 'hall-a', 'call-joined').length > 0 && events(console, 'hall-b', 'call-joined').length > 0);
 
+  // The hall's speak button (simulated) raises a hand the host sees.
+  const callId = (joined.result as Json).callId as string;
+  t.match(await console.command('hall-a', 'press', { button: 'speak' }), { ok: true, result: { pressed: 'speak' } });
+  await waitUntil('a hand-raised event', () => events(console, 'hall-a', 'hand-raised').length > 0);
+  t.match(events(console, 'hall-a', 'hand-raised')[0], { callId }, 'the host sees hall-a ask for the floor, in this call');
+  // The host gives hall-a the floor: both boxes know who speaks; hall-a's speak button now mutes and unmutes.
+  for (const id of ['hall-a', 'hall-b']) {
+    t.match(await console.command(id, 'floor', { holder: 'hall-a', name: 'Thôn A' }), { ok: true, result: { floor: { holder: 'hall-a', name: 'Thôn A' }, here: id === 'hall-a' } });
+  }
+  await waitUntil('the state says who holds the floor', () => stateOf(console, 'hall-b')?.call?.floor?.holder === 'hall-a');
+  t.match(await console.command('hall-a', 'press', { button: 'speak' }), { ok: true });
+  await waitUntil('holding the floor, speak mutes', () => stateOf(console, 'hall-a')?.media?.audioMuted === true);
+  t.match(await console.command('hall-a', 'press', { button: 'speak' }), { ok: true });
+  await waitUntil('and unmutes', () => stateOf(console, 'hall-a')?.media?.audioMuted === false);
+  t.equal(events(console, 'hall-a', 'hand-raised').length, 1, 'no more raised hands while holding the floor');
+  t.match(await console.command('hall-a', 'floor', { holder: '' }), { ok: true, result: { floor: null } }, 'the floor taken back');
+
   // A second call while in one is refused with a reason.
   t.match(await console.command('hall-a', 'join', { peer: 'hall-b' }), { ok: false, error: { code: 'DC_CMD_REFUSED' } });
   // Reboot is refused during the call unless forced.
@@ -69,4 +86,25 @@ t.test('join: two boxes call each other through the broker, and leave ends it on
   t.match(events(console, 'hall-b', 'call-ended')[0], { peer: 'hall-a', reason: 'remote-left' });
   await waitUntil('the caller stops sending', () => stateOf(console, 'hall-a')?.media?.sending === false, { timeoutMs: 10_000 });
   t.match(await console.command('hall-a', 'leave'), { ok: false, error: { code: 'DC_CMD_REFUSED' } }, 'nothing to leave');
+  t.equal(stateOf(console, 'hall-b')?.call?.floor, null, 'the floor ends with the meeting');
+  t.match(await console.command('hall-b', 'floor', { holder: 'hall-b' }), { ok: false, error: { code: 'DC_CMD_REFUSED' } }, 'no floor outside a meeting');
+  // A long press of speak (2 s) makes the box say who it is on the TV.
+  t.match(await console.command('hall-b', 'press', { button: 'speak', seconds: 2.5 }), { ok: true });
+  await boxes[1]!.waitForLog('the identify screen', (r) => r.event === 'screen.shown' && r.screen === 'identify', 10_000);
+
+  // Asked before answering (changed live, as the setup page would): the call rings on hall-b's
+  // TV, with its camera closed, until OK on the TV remote answers it.
+  const { revision } = (await console.command('hall-b', 'config/get')).result as Json;
+  t.match(await console.command('hall-b', 'config/set', { revision, patch: { calls: { answer: 'ask' } } }), { ok: true });
+  t.match(await console.command('hall-a', 'join', { peer: 'hall-b' }, 20_000), { ok: true });
+  await waitUntil('hall-b rings', () => stateOf(console, 'hall-b')?.call?.state === 'ringing', { timeoutMs: 10_000 });
+  await boxes[1]!.waitForLog('the ringing screen', (r) => r.event === 'screen.shown' && r.screen === 'ringing', 10_000);
+  t.equal(stateOf(console, 'hall-b')?.media?.sending, false, 'the camera is closed while it rings');
+  t.match(await console.command('hall-b', 'remote', { key: 'select' }), { ok: true, result: { forwarded: true } }, 'OK on the remote');
+  await waitUntil(
+    'answered: both in the call',
+    () => stateOf(console, 'hall-a')?.call?.state === 'in-call' && stateOf(console, 'hall-b')?.call?.state === 'in-call',
+    { timeoutMs: 20_000 },
+  );
+  t.match(await console.command('hall-b', 'leave'), { ok: true, result: { state: 'idle' } });
 });

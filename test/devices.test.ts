@@ -13,6 +13,7 @@ import { numbersOf, parseCaps, parseStructure } from '../daemon/media/devices/ca
 import { describeCamera } from '../daemon/media/pipelines.js';
 import { createPipeline } from '../daemon/media/pipeline.js';
 import { createLogger } from '../daemon/log.js';
+import { chooseSpeaker } from '../daemon/media/devices/speaker.js';
 import { capsText, loadDeviceFixture, propertiesText, type MonitoredDevice } from './helpers/device-monitor.js';
 
 /** What GstDeviceWatcher would pass for this device: GStreamer's own caps/structure strings. */
@@ -32,12 +33,14 @@ function describe(d: MonitoredDevice): MediaDevice | null {
 const webcam = loadDeviceFixture('uvc-webcam.txt');
 const alsa = loadDeviceFixture('alsa-speakerphone.txt');
 const pulse = loadDeviceFixture('pipewire-pulse.txt');
+const pi = loadDeviceFixture('pi-pipewire-hdmi-jabra.txt');
 
 t.test('the fixtures are valid GStreamer caps and structures', async (t) => {
   t.equal(webcam.length, 1, 'uvc-webcam: one device');
   t.equal(alsa.length, 3, 'alsa-speakerphone: three devices');
   t.equal(pulse.length, 3, 'pipewire-pulse: three devices');
-  for (const d of [...webcam, ...alsa, ...pulse]) {
+  t.equal(pi.length, 4, 'pi-pipewire-hdmi-jabra: four devices');
+  for (const d of [...webcam, ...alsa, ...pulse, ...pi]) {
     t.doesNotThrow(() => asGstText(d), `${d.deviceClass} "${d.name}" parses as GStreamer text`);
     t.ok(d.launchElement.length > 0, `${d.name}: the tool printed how to open it`);
   }
@@ -73,6 +76,7 @@ t.test('a UVC webcam: describeDevice and videoModesOf', async (t) => {
     'a V4L2 camera at /dev/video0',
   );
   t.equal(cam!.element, d.launchElement, 'opened the way GStreamer itself would open it');
+  t.equal(cam!.connection, 'usb', 'on USB (device.bus)');
   t.equal(cam!.modes.length, 12, 'all 12 modes');
   const find = (media: string, w: number, h: number) => cam!.modes.find((m) => m.media === media && m.width === w && m.height === h);
   t.same(find('video/x-raw', 640, 480), { media: 'video/x-raw', format: 'YUY2', width: 640, height: 480, maxFps: 30 }, 'raw 640x480 up to 30 fps');
@@ -143,6 +147,11 @@ t.test('a USB speakerphone on ALSA: microphone and speaker, both kept', async (t
     'card 3 as microphone and speaker, the HDMI output as a speaker',
   );
   for (const [i, d] of described.entries()) t.equal(d?.element, alsa[i]!.launchElement, `${alsa[i]!.deviceClass}: opened as GStreamer would open it`);
+  t.same(
+    described.map((d) => d?.connection),
+    ['usb', 'usb', 'hdmi'],
+    'plain ALSA: the USB audio driver ("USB-Audio") is USB, the vc4-hdmi card is HDMI',
+  );
   t.equal(mic!.name, speaker!.name, 'ALSA names both directions after the card');
   t.not(mic!.id, speaker!.id, 'yet their ids differ');
   t.same(mic!.modes, [], 'audio devices have no video modes');
@@ -173,6 +182,34 @@ t.test('PipeWire/PulseAudio devices are opened through the sound server', async 
   );
   t.equal(speaker?.element, pulse[2]!.launchElement, 'opened as GStreamer would open it');
   t.not(mic?.id, speaker?.id, 'microphone and speaker have distinct ids');
+  t.same([mic?.connection, speaker?.connection], ['usb', 'usb'], 'both on USB (device.bus)');
+});
+
+t.test("a Pi with PipeWire: the TV's HDMI, a USB speakerphone and the headphone jack", async (t) => {
+  const described = pi.map(describe);
+  t.same(
+    described.map((d) => [d?.kind, d?.name, d?.connection]),
+    [
+      ['microphone', 'Jabra SPEAK 410 USB Mono', 'usb'],
+      ['speaker', 'Jabra SPEAK 410 USB Analog Stereo', 'usb'],
+      ['speaker', 'Built-in Audio Digital Stereo (HDMI)', 'hdmi'],
+      ['speaker', 'Built-in Audio Stereo', 'other'],
+    ],
+    'the speakerphone is USB, vc4-hdmi is HDMI, the headphone jack is neither',
+  );
+  for (const [i, d] of described.entries()) t.equal(d?.element, pi[i]!.launchElement, `${d?.name}: opened as GStreamer would open it`);
+  // Through PipeWire the HDMI card's description is only "Built-in Audio": the card name says HDMI.
+  const hdmiProps = parseStructure(asGstText(pi[2]!).props).fields;
+  t.equal(hdmiProps['device.description'], 'Built-in Audio', 'the HDMI sink describes itself as "Built-in Audio"');
+  t.equal(describeDevice('Audio/Sink', 'Built-in Audio', '', 'pulse-proplist, alsa.card_name=(string)vc4-hdmi-0, node.name=(string)x')?.connection, 'hdmi', 'the card name alone says HDMI');
+
+  const devices = described.filter((d): d is MediaDevice => d !== null);
+  const speakerFor = (output: 'auto' | 'hdmi' | 'usb', preference = '') => chooseSpeaker(devices, { preference, output }).device?.name;
+  t.equal(speakerFor('auto'), 'Jabra SPEAK 410 USB Analog Stereo', 'auto: the speakerphone');
+  t.equal(speakerFor('hdmi'), 'Built-in Audio Digital Stereo (HDMI)', 'hdmi: the TV');
+  t.equal(speakerFor('usb'), 'Jabra SPEAK 410 USB Analog Stereo', 'usb: the speakerphone');
+  t.equal(speakerFor('usb', 'Built-in Audio Stereo'), 'Built-in Audio Stereo', 'a speaker named in the config comes first');
+  t.equal(speakerFor('hdmi', 'Loa kéo'), 'Built-in Audio Digital Stereo (HDMI)', 'a name that matches nothing: by output');
 });
 
 t.test('devices the box does not use are left out', async (t) => {

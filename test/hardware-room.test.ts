@@ -43,6 +43,10 @@ function hall(t: Test, opts: HallOptions = {}) {
     changeVolume: (delta) => void done.push(`volume ${delta > 0 ? '+' : ''}${delta}`),
     identify: (seconds) => void done.push(`identify ${seconds}`),
     enterSetupMode: () => void done.push('setup-mode'),
+    answer: () => {
+      done.push('answer');
+      return true;
+    },
   };
   const room = new RoomControls({
     tv,
@@ -90,6 +94,15 @@ t.test('a meeting wakes the TV on the box input; standby comes 5 minutes after i
   await Promise.resolve();
   t.equal(tv!.power, 'standby', 'in standby once the delay has passed');
   t.same(tv!.calls, ['wake', 'standby'], 'one wake, one standby');
+});
+
+t.test('a call that rings wakes the TV, so the hall sees who calls', async (t) => {
+  const { tv, room } = hall(t);
+  await room.callPhase('ringing');
+  t.equal(tv!.power, 'on', 'ringing wakes the TV');
+  t.equal(tv!.activeSource, tv!.boxAddress, 'on the box input');
+  await room.callPhase('connecting');
+  t.same(tv!.calls, ['wake'], 'answering does not wake it twice');
 });
 
 t.test('a new meeting or a message before the standby keeps the TV on', async (t) => {
@@ -145,18 +158,18 @@ t.test('a long press identifies the box (light at 8 Hz), a very long one returns
   t.same(done, ['identify 10', 'identify 10', 'setup-mode'], 'held 9 s: identify at 2 s, then setup mode at 8 s');
 });
 
-t.test("the TV remote's keys: volume up and down, mute; none while the TV shows another input", async (t) => {
+t.test("the TV remote's keys: volume up and down, mute, OK answers; none while the TV shows another input", async (t) => {
   const { tv, room, done } = hall(t);
   await room.callPhase('connecting');
   for (const key of ['volume-up', 'volume-up', 'volume-down', 'mute', 'select'] as const) t.ok(tv!.pressKey(key), `${key} forwarded by the TV`);
-  t.same(done, ['volume +10', 'volume +10', 'volume -10', 'toggle-mute'], 'each key acted on once; OK does nothing yet');
+  t.same(done, ['volume +10', 'volume +10', 'volume -10', 'toggle-mute', 'answer'], 'each key acted on once; OK answers');
   tv!.selectInput('2.0.0.0');
   t.notOk(tv!.pressKey('volume-up'), 'on another input the TV keeps its keys');
-  t.equal(done.length, 4, 'nothing more happened');
+  t.equal(done.length, 5, 'nothing more happened');
   room.stop();
   tv!.selectInput(tv!.boxAddress);
   tv!.pressKey('volume-up');
-  t.equal(done.length, 4, 'after stop the keys are no longer followed');
+  t.equal(done.length, 5, 'after stop the keys are no longer followed');
 });
 
 t.test('no CEC on this TV, or a TV that does not answer: the meeting goes on', async (t) => {

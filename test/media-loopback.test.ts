@@ -54,6 +54,9 @@ async function loopback(t: Test, encoder: 'x264enc' | 'vp8enc', codec: 'H264' | 
   const rendered = h.engine.status().rendered;
   t.ok(rendered.videoFrames > 0, `screen sink reports rendered frames (${rendered.videoFrames})`);
   t.ok(rendered.audioBuffers > 0, `speaker sink reports rendered buffers (${rendered.audioBuffers})`);
+  // The speaker also plays silence (the mixer): the looped-back voice is what passed the jitter buffer.
+  const heard = h.engine.status().received.audio.packets;
+  t.ok(heard > 0, `the audio jitter buffer passed ${heard} looped-back packets`);
   t.same(
     h.engine.status().pipelines.filter((p) => p.state !== 'running' && p.name !== 'slate').map((p) => p.name),
     [],

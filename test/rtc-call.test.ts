@@ -45,6 +45,35 @@ t.test('a peer that never answers ends the call as no-answer', async (t) => {
   await t.rejects(calls.leave(), { code: 'DC_CMD_REFUSED' }, 'no call to leave');
 });
 
+t.test("asked before answering: the call rings with the camera closed, OK answers it, no answer or leave declines it", async (t) => {
+  // A real offer, from a caller box.
+  const caller = await manager(t);
+  await caller.calls.join({ peer: 'hall-ask' });
+  const offer = caller.sent[0]!.message as { kind: 'offer'; callId: string; sdp: string };
+  const { h, calls, sent } = await manager(t, { answer: () => 'ask', ringMs: 60_000 });
+  await calls.onSignal('hall-caller', offer);
+  t.match(calls.summary(), { state: 'ringing', peer: 'hall-caller', direction: 'incoming' }, 'it rings');
+  t.same(sent, [], 'nothing is sent while it rings');
+  t.equal(h.engine.status().sending, false, 'the camera stays closed until the hall answers');
+  await calls.onSignal('hall-other', { kind: 'offer', callId: 'c-9', sdp: 'v=0\r\n' });
+  t.match(sent.at(-1), { to: 'hall-other', message: { kind: 'reject', reason: 'busy' } }, 'a second caller hears busy');
+  const answered = await calls.answer();
+  t.match(answered, { state: 'connecting' }, 'answered');
+  t.match(sent.find((m) => m.message.kind === 'answer'), { to: 'hall-caller', message: { kind: 'answer', callId: offer.callId } }, 'the answer goes to the caller');
+  await t.rejects(calls.answer(), { code: 'DC_CMD_REFUSED' }, 'nothing left to answer');
+  await calls.leave();
+
+  const quiet = await manager(t, { answer: () => 'ask', ringMs: 300 });
+  await quiet.calls.onSignal('hall-caller', { kind: 'offer', callId: 'c-2', sdp: 'v=0\r\n' });
+  await waitUntil('nobody answers', () => quiet.calls.summary().state === 'idle', { timeoutMs: 3000 });
+  t.match(quiet.calls.summary().lastEnd, { reason: 'no-answer' }, 'unanswered: ended as no-answer');
+  t.match(quiet.sent, [{ to: 'hall-caller', message: { kind: 'reject', callId: 'c-2', reason: 'no-answer' } }], 'and the caller is told');
+  await quiet.calls.onSignal('hall-caller', { kind: 'offer', callId: 'c-3', sdp: 'v=0\r\n' });
+  await quiet.calls.leave();
+  t.match(quiet.sent.at(-1), { message: { kind: 'reject', callId: 'c-3', reason: 'declined' } }, 'leaving a ringing call declines it');
+  t.match(quiet.calls.summary().lastEnd, { reason: 'rejected' });
+});
+
 t.test('signalling for another call, or from another box, changes nothing; busy boxes reject', async (t) => {
   const { calls, sent } = await manager(t);
   await calls.join({ peer: 'hall-b' });

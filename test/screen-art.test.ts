@@ -20,6 +20,7 @@ const views: Record<string, ScreenView> = {
   idle: { kind: 'idle', site: SITE, now: NOW, network: 'ok', broker: 'online', nextMeeting: { title: 'Họp thôn', startsAt: NOW }, setup: SETUP },
   idleNoSetup: { kind: 'idle', site: { name: 'Hộp', village: '', commune: '' }, now: NOW, network: 'ok', broker: 'not-configured', nextMeeting: null, setup: null },
   connecting: { kind: 'connecting', site: SITE, peer: 'Ủy ban xã' },
+  ringing: { kind: 'ringing', site: SITE, peer: 'Thôn Đoài' },
   call: { kind: 'call', speaker: 'Ủy ban xã', micMuted: true, quality: 'audio-only', notice: LONG },
   message: { kind: 'message', site: SITE, text: LONG, now: NOW },
   identify: { kind: 'identify', site: SITE, boxId: 'dong-xa-01' },
@@ -85,7 +86,7 @@ const facts = (o: Partial<ScreenFacts> = {}): ScreenFacts => ({
   boxId: 'dong-xa-01',
   network: 'ok',
   broker: 'online',
-  call: { phase: 'idle', peer: null, micMuted: false, quality: 'good' },
+  call: { phase: 'idle', peer: null, speaker: null, micMuted: false, quality: 'good' },
   setup: SETUP,
   nextMeeting: null,
   ...o,
@@ -93,10 +94,11 @@ const facts = (o: Partial<ScreenFacts> = {}): ScreenFacts => ({
 const message = { kind: 'message' as const, text: 'Họp lúc 8 giờ', until: NOW.getTime() + 1000 };
 
 t.test('the screen for the box state: meeting, then notice, then a problem, else idle', async (t) => {
-  const inCall = { phase: 'in-call' as const, peer: 'ubnd-xa', micMuted: true, quality: 'good' as const };
+  const inCall = { phase: 'in-call' as const, peer: 'ubnd-xa', speaker: 'Ủy ban xã', micMuted: true, quality: 'good' as const };
   t.match(chooseView(facts(), null, NOW), { kind: 'idle', setup: SETUP }, 'idle');
   t.match(chooseView(facts({ call: { ...inCall, phase: 'connecting' } }), message, NOW), { kind: 'connecting', peer: 'ubnd-xa' }, 'connecting');
-  t.match(chooseView(facts({ call: inCall, network: 'down' }), message, NOW), { kind: 'call', speaker: 'ubnd-xa', micMuted: true, notice: 'Họp lúc 8 giờ' }, 'a meeting first; a message is a band over it');
+  t.match(chooseView(facts({ call: { ...inCall, phase: 'ringing' } }), message, NOW), { kind: 'ringing', peer: 'ubnd-xa' }, 'a call ringing, over a message');
+  t.match(chooseView(facts({ call: inCall, network: 'down' }), message, NOW), { kind: 'call', speaker: 'Ủy ban xã', micMuted: true, notice: 'Họp lúc 8 giờ' }, 'a meeting first; a message is a band over it');
   t.match(chooseView(facts({ call: { ...inCall, phase: 'reconnecting' } }), null, NOW), { kind: 'call', quality: 'poor' }, 'a meeting reconnecting warns of the link');
   t.match(chooseView(facts({ broker: 'refused' }), message, NOW), { kind: 'message' }, 'a message over a problem');
   t.match(chooseView(facts({ broker: 'refused' }), { ...message, kind: 'identify' }, NOW), { kind: 'identify', boxId: 'dong-xa-01' }, 'identify');

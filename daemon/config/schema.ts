@@ -84,7 +84,12 @@ const Audio = Section(
     speaker: Type.String({
       maxLength: 200,
       default: '',
-      description: "Preferred speaker, by display name or device; '' takes the default one.",
+      description: "Preferred speaker, by display name or device; '' chooses by `output`. A name that matches comes before `output`.",
+    }),
+    output: StringEnum(['auto', 'hdmi', 'usb'] as const, {
+      default: 'auto',
+      description:
+        "Where the meeting is heard: 'hdmi' the TV's speakers, 'usb' a USB speakerphone or speaker, 'auto' a USB speakerphone if one is plugged in, else the TV, else any speaker. If the chosen kind is missing, the next in that order plays (with a warning in the log): a meeting never goes silent.",
     }),
   },
   'Outgoing and incoming audio.',
@@ -234,6 +239,10 @@ const Calls = Section(
       default: 600,
       description:
         'What a call starts sending at (about 480p); it grows as the link shows room. Starting above a poor link’s capacity fills its queue before the first report comes back.',
+    }),
+    answer: StringEnum(['auto', 'ask'] as const, {
+      default: 'auto',
+      description: "A call from another box: 'auto' answers at once (nobody needs to be in the hall); 'ask' rings on the TV until OK on its remote answers (15 s).",
     }),
     giveUpAfterS: Type.Integer({
       minimum: 0,

@@ -19,6 +19,9 @@ import { mediaCommands } from './commands/media.js';
 import type { HardwareStatus } from '../hardware/index.js';
 import type { ScreenStatus } from './state.js';
 import { displayCommands, type DisplayControl } from './commands/display.js';
+import { floorCommands } from './commands/floor.js';
+import { simulationCommands, type SimulatedHall } from './commands/simulate.js';
+import type { Floor } from '../rtc/floor.js';
 import { systemCommands } from './commands/system.js';
 import { pendingCommands } from './commands/unavailable.js';
 import { FleetConnection } from './connection.js';
@@ -40,6 +43,10 @@ export interface FleetDeps {
   power: SystemPower;
   /** The calls part; absent where calls cannot run (media loopback, in-process test boxes). */
   calls?: FleetCalls;
+  /** The sim profile's buttons, pressed by the `press` command; absent on a real box. */
+  simulatedHall?: SimulatedHall;
+  /** Who holds the meeting's floor (with calls). */
+  floor?: Floor;
   health: { sample(): Promise<Telemetry> };
   notices: NoticeBoard;
   /** Blinks the status light to identify the box; false when the box has no light. */
@@ -225,6 +232,7 @@ export class Fleet implements Part {
         startedAt: this.deps.startedAt,
         media: this.media,
         call: this.deps.calls?.summary() ?? null,
+        floor: this.deps.floor?.current ?? null,
         alerts: this.alerts,
         notice: this.deps.notices.current(),
         hardware: this.deps.hardware?.() ?? null,
@@ -299,7 +307,9 @@ export class Fleet implements Part {
       }),
       ...configCommands(deps.config),
       ...(deps.calls ? callCommands(deps.calls) : []),
+      ...(deps.calls && deps.floor ? floorCommands(deps.floor, () => deps.calls!.inCall) : []),
       ...(deps.display ? displayCommands(deps.display) : []),
+      ...(deps.simulatedHall ? simulationCommands(deps.simulatedHall) : []),
       ...pendingCommands([...(deps.calls ? ['join', 'leave'] : []), ...(deps.display ? ['display'] : [])]),
     ];
   }
@@ -370,6 +380,7 @@ export class Fleet implements Part {
             }
           : null,
         call: this.deps.calls?.summary() ?? null,
+        floor: this.deps.floor?.current ?? null,
         queue: this.outbox.stats(),
       });
     } catch (e) {

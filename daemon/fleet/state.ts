@@ -1,6 +1,7 @@
 import type { Config } from '../config/index.js';
 import type { MediaStatus } from '../media/types.js';
 import type { CallSummary } from '../rtc/call.js';
+import type { FloorHolder } from '../rtc/floor.js';
 import type { HardwareStatus } from '../hardware/index.js';
 import type { ConnectorState } from '../hardware/display-hotplug.js';
 
@@ -18,6 +19,8 @@ export interface StateInputs {
   media: MediaStatus | null;
   /** The calls part's summary; null where calls cannot run here. */
   call: CallSummary | null;
+  /** Who holds the meeting's floor; null: nobody, or no meeting. */
+  floor: FloorHolder | null;
   /** Health alert codes of the last telemetry sample (null before the first). */
   alerts: readonly string[] | null;
   notice: { text: string; until: number } | null;
@@ -31,7 +34,7 @@ export interface StateInputs {
  * message that is current the moment anyone subscribes. Only fields a person acts on: the
  * pipeline-by-pipeline detail is in `diagnostics`.
  */
-export function boxState({ config, version, startedAt, media, call, alerts, notice, hardware, screen }: StateInputs) {
+export function boxState({ config, version, startedAt, media, call, floor, alerts, notice, hardware, screen }: StateInputs) {
   return {
     deviceId: config.device.id,
     name: config.device.name,
@@ -42,7 +45,7 @@ export function boxState({ config, version, startedAt, media, call, alerts, noti
     startedAt: new Date(startedAt).toISOString(),
     configRevision: config.revision,
     call: call
-      ? { available: true, state: call.state, callId: call.callId, peer: call.peer, direction: call.direction, since: call.since, lastEnd: call.lastEnd, stats: call.stats }
+      ? { available: true, state: call.state, callId: call.callId, peer: call.peer, direction: call.direction, since: call.since, lastEnd: call.lastEnd, stats: call.stats, floor }
       : { available: false, state: 'idle' as const },
     // How the TV is driven (HDMI-CEC, simulated, or not at all), the status light's state, what
     // the TV shows, the size it is drawn at, and each HDMI connector (a TV unplugged shows here).
@@ -60,6 +63,8 @@ export function boxState({ config, version, startedAt, media, call, alerts, noti
           videoSource: media.videoSource,
           camera: media.camera?.name ?? null,
           microphone: media.microphone?.name ?? null,
+          // Where the meeting is heard: the TV (hdmi), a USB speakerphone, or another output.
+          speaker: media.speaker ? { name: media.speaker.name, connection: media.speaker.connection } : null,
           encoder: media.encoder?.name ?? null,
           audioMuted: media.audioMuted,
           videoMuted: media.videoMuted,

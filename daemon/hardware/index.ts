@@ -5,7 +5,7 @@ import type { Part } from '../part.js';
 import type { Profile } from '../profile.js';
 import type { CallPhase } from '../rtc/call.js';
 import { Button } from './buttons.js';
-import { openTvControl, type TvControl } from './cec.js';
+import { openTvControl, type TvControl, type TvKey } from './cec.js';
 import { SimulatedTv } from './cec-sim.js';
 import { SimulatedGpio, type GpioBackend, type InputPin, type OutputPin } from './gpio.js';
 import { RoomControls, type RoomActions } from './room.js';
@@ -40,6 +40,8 @@ export class Hardware implements Part {
   private tvKind: HardwareStatus['tv'] = 'none';
   private led: StatusLed | null = null;
   private pins: Array<InputPin | OutputPin> = [];
+  /** The sim profile's GPIO, whose buttons the `press` command presses. */
+  private simGpio: SimulatedGpio | null = null;
   private news: { phase: CallPhase; online: boolean | undefined } = { phase: 'idle', online: undefined };
 
   constructor(private readonly opts: HardwareOptions) {}
@@ -114,6 +116,27 @@ export class Hardware implements Part {
     return on ? 'on' : 'standby';
   }
 
+  /**
+   * Holds a simulated button down for `ms` (the sim profile's stand-in for a finger): the press
+   * goes through the same debouncing and timing as on a Pi. Resolves once released.
+   */
+  async simulatePress(role: 'speak' | 'mute', ms: number): Promise<void> {
+    if (!this.simGpio || !this.room) {
+      throw new DcError('DC_NOT_AVAILABLE', 'no simulated buttons: this box is not in the sim profile, or its GPIO is off in the config');
+    }
+    const { speakPin, mutePin } = this.opts.config.gpio;
+    const pin = this.simGpio.input(role === 'speak' ? speakPin : mutePin);
+    pin.press();
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    pin.release();
+  }
+
+  /** Presses a key of the simulated TV's remote; false when the TV does not pass it on (another input). */
+  simulateRemoteKey(key: TvKey): boolean {
+    if (!(this.tv instanceof SimulatedTv)) throw new DcError('DC_NOT_AVAILABLE', 'no simulated TV: this box is not in the sim profile, or CEC is off in the config');
+    return this.tv.pressKey(key);
+  }
+
   status(): HardwareStatus {
     return { tv: this.tvKind, light: this.led?.state ?? null };
   }
@@ -143,7 +166,7 @@ export class Hardware implements Part {
 
   private async openGpio(): Promise<GpioBackend | null> {
     const { profile, log } = this.opts;
-    if (profile === 'sim') return new SimulatedGpio();
+    if (profile === 'sim') return (this.simGpio = new SimulatedGpio());
     try {
       // Loaded only here: onoff's native epoll module has no business in the sim profile.
       const { OnoffGpio } = await import('./gpio-onoff.js');

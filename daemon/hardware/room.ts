@@ -25,6 +25,8 @@ export interface RoomActions {
   identify(seconds: number): void;
   /** A very long press: back to setup mode. */
   enterSetupMode(): void;
+  /** OK on the TV remote: answers the call that rings; false when none does. */
+  answer(): boolean;
 }
 
 export interface RoomControlsOptions {
@@ -96,7 +98,8 @@ export class RoomControls {
     const before = this.phase;
     this.phase = phase;
     this.showState();
-    if (phase === 'connecting' && before === 'idle') await this.wakeTv('meeting');
+    // A call that rings wakes the TV too: the hall must see who calls to answer it.
+    if ((phase === 'connecting' || phase === 'ringing') && before === 'idle') await this.wakeTv('meeting');
     if (phase === 'idle' && before !== 'idle') this.scheduleStandby();
   }
 
@@ -153,7 +156,7 @@ export class RoomControls {
     if (key === 'volume-up') this.opts.actions.changeVolume(VOLUME_STEP);
     else if (key === 'volume-down') this.opts.actions.changeVolume(-VOLUME_STEP);
     else if (key === 'mute') this.opts.actions.toggleMute();
-    // OK (select) will answer an incoming call once the box asks before answering (issue 9).
+    else if (key === 'select') this.opts.actions.answer();
   }
 
   private async wakeTv(why: 'meeting' | 'message'): Promise<void> {

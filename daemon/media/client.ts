@@ -142,6 +142,9 @@ export class MediaClient extends TypedEmitter<MediaClientEvents> implements Medi
   async setVolume(percent: number): Promise<void> {
     await this.request('setVolume', [percent]);
   }
+  async playTestTone(seconds: number): Promise<void> {
+    await this.request('playTestTone', [seconds]);
+  }
   async setScreenArt(art: ScreenArt): Promise<void> {
     await this.request('setScreenArt', [art]);
   }

@@ -9,7 +9,7 @@ const ELEMENTS_OF_PACKAGE: Record<string, readonly string[]> = {
   'libgstreamer1.0-0': ['queue', 'tee', 'capsfilter', 'fakesink', 'identity', 'input-selector'],
   'gstreamer1.0-plugins-base': [
     'videotestsrc', 'audiotestsrc', 'videoconvert', 'videoscale', 'videorate', 'audioconvert', 'audioresample',
-    'volume', 'compositor', 'textoverlay', 'opusenc', 'opusdec', 'appsink', 'appsrc',
+    'volume', 'compositor', 'audiomixer', 'textoverlay', 'opusenc', 'opusdec', 'appsink', 'appsrc',
   ],
   'gstreamer1.0-x': ['ximagesink', 'xvimagesink', 'ximagesrc'],
   'gstreamer1.0-alsa': ['alsasrc', 'alsasink'],

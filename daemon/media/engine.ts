@@ -1,6 +1,6 @@
 import { Gst, GstVideo, startGLibPump, stopGLibPump } from './gst.js';
 import { chooseEncoder, type EncoderCandidate, type EncoderName, type EncoderProfile } from './encoders.js';
-import { SupervisedPipeline } from './pipeline.js';
+import { createPipeline, SupervisedPipeline } from './pipeline.js';
 import {
   DECODED_FRAMES,
   describeAudioSend,
@@ -8,6 +8,7 @@ import {
   describeMicrophone,
   describePlayout,
   describeSlate,
+  describeTone,
   describeVideoSend,
   selfViewSize,
   screenLayerElement,
@@ -20,6 +21,7 @@ import { ScreenFiles } from './screen-files.js';
 import { renderSlate } from '../screen/art.js';
 import { chooseCameraMode, type MediaDevice } from './devices/model.js';
 import type { DeviceWatcher } from './devices/watcher.js';
+import { chooseSpeaker, type SpeakerChoice } from './devices/speaker.js';
 import type { PipelineDescription } from './launch.js';
 import { MediaError } from '../errors.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
@@ -62,6 +64,12 @@ const SEND_SIDE = ['video-send', 'audio-send', 'camera', 'slate', 'microphone'] 
 /** The idle screen changes once a second at most: drawing it at 30 fps cost 15% of a core here. */
 const IDLE_SCREEN_FPS = 5;
 const MIC_CHANNEL = 'mic';
+/** The inter channel the test tone reaches the playout's mixer by. */
+const TONE_CHANNEL = 'tone';
+/** The test tone: 1 kHz (the usual test tone, clear of the voice's fundamentals) at half scale, before the volume. */
+const TONE = { hz: 1000, level: 0.5 };
+/** The longest test tone, s (a tone nobody stops must not go on). */
+const MAX_TONE_S = 10;
 /**
  * How often the decoded-frame counter is read during a call (ms): the resolution of freeze
  * timing when frame timestamps are not at hand. One read costs ~20 µs here.
@@ -80,6 +88,12 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
   private candidates: EncoderCandidate[] = [];
   private camera: MediaDevice | undefined;
   private microphone: MediaDevice | undefined;
+  /** The speaker the running playout was built with. */
+  private speaker: MediaDevice | undefined;
+  /** The last speaker fallback warned about, so a playout restarting does not repeat it. */
+  private speakerWarning = '';
+  private tone: Gst.Pipeline | null = null;
+  private toneTimer: NodeJS.Timeout | undefined;
   private videoMuted = false;
   private audioMuted = false;
   private volumePercent: number;
@@ -148,6 +162,8 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       return p;
     };
 
+    // Devices before the playout: it chooses its speaker among them when it is built.
+    devices.start();
     // Playout first: it holds the echo probe that the microphone's echo canceller looks up.
     this.sending = this.opts.send;
     const playout = supervise('playout', () => this.describePlayout());
@@ -163,7 +179,6 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     supervise('video-send', () => this.describeVideoSend());
     supervise('audio-send', () => this.describeAudioSend()).on('started', () => (this.audioSendProbeGeneration = this.probeGeneration));
 
-    devices.start();
     this.unsubscribe.push(
       devices.on('added', (d) => this.onDeviceAdded(d)),
       devices.on('removed', (d) => this.onDeviceRemoved(d)),
@@ -209,6 +224,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     if (!this.started) return;
     this.started = false;
     this.stopReceivePoll();
+    this.stopTestTone();
     for (const off of this.unsubscribe.splice(0)) off();
     // Senders before sources, playout last (the echo probe outlives the canceller).
     for (const name of [...SEND_SIDE, 'playout']) this.pipelines.get(name)?.stop();
@@ -226,6 +242,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       videoSource: this.videoSourceState(),
       camera: this.camera ? { id: this.camera.id, name: this.camera.name } : null,
       microphone: this.microphone ? { id: this.microphone.id, name: this.microphone.name } : null,
+      speaker: this.speaker ? { id: this.speaker.id, name: this.speaker.name, connection: this.speaker.connection } : null,
       audioMuted: this.audioMuted,
       videoMuted: this.videoMuted,
       volume: this.volumePercent,
@@ -306,6 +323,28 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     this.volumePercent = percent;
     this.optionalElement('playout', 'volume')?.setProperty('volume', percent / 100);
     this.emitStatus();
+  }
+
+  /**
+   * Plays a 1 kHz tone through the speaker for `seconds`, the far end's voice's way (mixed in
+   * before the volume and the echo probe): what the hall hears is what a call would play. A
+   * second call starts it again for its own length.
+   */
+  playTestTone(seconds: number): void {
+    if (!this.started) throw new MediaError('DC_MEDIA_NOT_RUNNING', 'the media engine is not running');
+    if (!Number.isFinite(seconds) || seconds <= 0 || seconds > MAX_TONE_S) {
+      throw new MediaError('DC_MEDIA_BAD_REQUEST', `test tone length must be more than 0 and at most ${MAX_TONE_S} seconds, got ${seconds}`);
+    }
+    this.stopTestTone();
+    const pipeline = createPipeline(describeTone({ channel: TONE_CHANNEL, ...TONE }));
+    if (pipeline.setState(Gst.State.PLAYING) === Gst.StateChangeReturn.FAILURE) {
+      pipeline.setState(Gst.State.NULL);
+      throw new MediaError('DC_MEDIA_PIPELINE', 'the test tone did not start');
+    }
+    this.tone = pipeline;
+    this.toneTimer = setTimeout(() => this.stopTestTone(), seconds * 1000);
+    this.toneTimer.unref();
+    this.opts.log.info({ event: 'media.test_tone', seconds, speaker: this.speaker?.name ?? null }, 'test tone');
   }
 
   /**
@@ -416,6 +455,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
 
   private onDeviceAdded(device: MediaDevice): void {
     if (!this.started) return;
+    if (device.kind === 'speaker') this.followSpeakers();
     if (device.kind === 'camera' && !this.camera) {
       this.camera = device;
       this.opts.log.info({ camera: device.name }, 'camera found');
@@ -440,8 +480,27 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       this.microphone = this.opts.devices.pick('microphone', this.opts.settings.audio.microphone);
       this.pipeline('microphone').stop();
       if (this.microphone && this.sending) this.pipeline('microphone').start();
+    } else if (device.kind === 'speaker') {
+      this.followSpeakers();
     }
     this.emitStatus();
+  }
+
+  /**
+   * A speaker came or went: an idle box rebuilds its playout if the choice changed (a
+   * speakerphone plugged in is heard from the next test tone). A call is not cut for it: a
+   * lost ALSA speaker fails the playout, which restarts with the new choice; a sound server
+   * moves the stream itself; the playout is rebuilt when the call ends anyway.
+   */
+  private followSpeakers(): void {
+    if (this.sending || this.speakerChoice().device?.id === this.speaker?.id) return;
+    this.pipeline('playout').stop();
+    this.pipeline('playout').start();
+  }
+
+  private speakerChoice(): SpeakerChoice {
+    const { speaker, output } = this.opts.settings.audio;
+    return chooseSpeaker(this.opts.devices.list('speaker'), { preference: speaker, output });
   }
 
   // --- descriptions (called at every start and restart, so they see the current state) -----
@@ -509,12 +568,33 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       fps: this.playoutFps,
       selfView: { channel: CHANNEL, size: selfViewSize(this.size), visible: this.selfViewVisible },
       screen: this.opts.screen,
-      speaker: this.opts.devices.pick('speaker', this.opts.settings.audio.speaker),
+      speaker: this.chooseSpeaker(),
+      toneChannel: TONE_CHANNEL,
       volumePercent: this.volumePercent,
       screenLayers: this.screenLayers,
       fec: this.opts.settings.audio.fec,
       frameStamps: this.opts.settings.frameStamps,
     });
+  }
+
+  /** The playout's speaker, with a warning when the configured output has none (once per change). */
+  private chooseSpeaker(): MediaDevice | undefined {
+    const { device, fallback } = this.speakerChoice();
+    const warning = fallback && device ? `${this.opts.settings.audio.output}:${device.id}` : '';
+    if (warning && warning !== this.speakerWarning) {
+      const output = this.opts.settings.audio.output;
+      this.opts.log.warn({ event: 'media.speaker_fallback', output, speaker: device!.name }, `no ${output} speaker: playing through "${device!.name}"`);
+    }
+    this.speakerWarning = warning;
+    this.speaker = device;
+    return device;
+  }
+
+  private stopTestTone(): void {
+    clearTimeout(this.toneTimer);
+    this.toneTimer = undefined;
+    this.tone?.setState(Gst.State.NULL);
+    this.tone = null;
   }
 
   // --- helpers ----------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ export interface MediaControl {
   setAudioMuted(muted: boolean): Promise<void>;
   setVideoMuted(muted: boolean): Promise<void>;
   setVolume(percent: number): Promise<void>;
+  /** A 1 kHz tone through the speaker for `seconds` (at most 10), the far end's voice's way: volume, echo probe, speaker. */
+  playTestTone(seconds: number): Promise<void>;
   /** What the TV shows over the picture: daemon/screen/art.ts draws it. */
   setScreenArt(art: ScreenArt): Promise<void>;
   /** The TV's mode (display hotplug): the screen is rebuilt at a new size, or with `rebuild` at any (a TV plugged back). */
@@ -38,6 +40,7 @@ export const MEDIA_METHODS: readonly MediaMethod[] = [
   'setAudioMuted',
   'setVideoMuted',
   'setVolume',
+  'playTestTone',
   'setScreenArt',
   'setOutputSize',
   'setSelfView',

@@ -9,7 +9,8 @@
  *   intervideosrc "<ch>-send" ─▶ encoder ─▶ payloader ─▶ udpsink  ◀┘
  *   mic ─▶ interaudiosink "mic";  interaudiosrc "mic" ─▶ webrtcdsp ─▶ opusenc ─▶ rtpopuspay ─▶ udpsink
  *   udpsrc ─▶ jitterbuffer ─▶ depay ─▶ decode ─▶ compositor(+ self-view) ─▶ screen art ─▶ screen
- *   udpsrc ─▶ jitterbuffer ─▶ opusdepay ─▶ opusdec ─▶ volume ─▶ webrtcechoprobe ─▶ speaker
+ *   udpsrc ─▶ jitterbuffer ─▶ opusdepay ─▶ opusdec ─▶ audiomixer ─▶ volume ─▶ webrtcechoprobe ─▶ speaker
+ *   audiotestsrc ─▶ interaudiosink "tone"  (test tone, seconds)  interaudiosrc "tone" ─▶ ┘
  */
 import { LaunchBuilder, rawVideoCaps, RAW_AUDIO_CAPS, type PipelineDescription } from './launch.js';
 import type { EncoderProfile, EncoderSettings, VideoCodec } from './encoders.js';
@@ -286,6 +287,8 @@ export interface PlayoutOptions {
   selfView: { channel: string; size: FrameSize; visible: boolean };
   screen: ScreenSink;
   speaker: MediaDevice | undefined;
+  /** The inter channel whose sound (the test tone) is mixed with the far end's before the volume. */
+  toneChannel: string;
   volumePercent: number;
   /** The screen's layers as SVG files, one per overlay element (null: that one draws nothing). */
   screenLayers: Array<ScreenLayerFile | null>;
@@ -419,6 +422,24 @@ export function describePlayout(o: PlayoutOptions): PipelineDescription {
     b.el('audioconvert', { name: 'aconv' }),
     b.el('audioresample', { name: 'aresample' }),
     RAW_AUDIO_CAPS,
+    'amix.sink_0',
+  );
+  // Silence unless the tone pipeline feeds the channel. 10 ms periods, as the microphone's.
+  b.chain(
+    b.el('interaudiosrc', { name: 'tonesrc', channel: o.toneChannel, 'period-time': 10_000_000, 'latency-time': 10_000_000 }),
+    RAW_AUDIO_CAPS,
+    'amix.sink_1',
+  );
+  // The tone goes the far end's voice's way: the volume, the echo probe, the speaker. The mixer
+  // costs its output block in latency (it must wait for a whole block): the playout reported
+  // 220 ms with FEC before it, 225 ms with these 5 ms blocks, 230 ms with the default 10 ms
+  // (test/media-sound.test.ts); without FEC the video path's 133 ms rules either way. The tone
+  // source reports 10 ms, below the far end's path, so it adds nothing. The mixer aggregates on
+  // a timeout (force-live) and ignores pads that never had data: an idle box with no RTP
+  // still plays (silence) and holds nothing back.
+  b.chain(
+    b.el('audiomixer', { name: 'amix', 'force-live': true, 'ignore-inactive-pads': true, 'output-buffer-duration': 5_000_000 }),
+    RAW_AUDIO_CAPS,
     b.el('volume', { name: 'volume', volume: o.volumePercent / 100 }),
     // Sees exactly what goes to the speaker, so webrtcdsp can cancel it from the microphone.
     b.el('webrtcechoprobe', { name: ECHO_PROBE }),
@@ -427,4 +448,27 @@ export function describePlayout(o: PlayoutOptions): PipelineDescription {
     o.speaker ? b.fragment(o.speaker.element, { name: 'speaker', async: false }) : b.el('fakesink', { name: 'speaker', sync: true, async: false }),
   );
   return b.build('playout');
+}
+
+export interface ToneOptions {
+  channel: string;
+  hz: number;
+  /** Amplitude, 0 to 1 of full scale, before the playout's volume. */
+  level: number;
+}
+
+/**
+ * A sine into the playout's tone channel, for as long as it runs (the engine stops it). The
+ * sink runs 40 ms ahead of the clock (a source that is not live can): the playout's
+ * interaudiosrc then always finds a whole period waiting, and a tone thread that stalls a
+ * moment is no gap in the tone.
+ */
+export function describeTone(o: ToneOptions): PipelineDescription {
+  const b = new LaunchBuilder();
+  b.chain(
+    b.el('audiotestsrc', { name: 'tonegen', wave: 'sine', freq: o.hz, volume: o.level, samplesperbuffer: 480 }),
+    RAW_AUDIO_CAPS,
+    b.el('interaudiosink', { name: 'tonesink', channel: o.channel, 'ts-offset': -40_000_000 }),
+  );
+  return b.build('tone');
 }

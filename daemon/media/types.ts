@@ -1,6 +1,7 @@
 /** Media types shared by the worker (which runs GStreamer) and the main process (which does not). */
 import type { Config } from '../config/schema.js';
 import type { SerializedError } from '../errors.js';
+import type { Connection } from './devices/model.js';
 
 export type MediaSettings = Config['media'];
 export type SnapshotSource = 'camera' | 'screen';
@@ -41,6 +42,8 @@ export interface MediaStatus {
   videoSource: VideoSourceState;
   camera: { id: string; name: string } | null;
   microphone: { id: string; name: string } | null;
+  /** The speaker the playout plays through and how it is attached (media.audio.output); null: none, sound goes nowhere. */
+  speaker: { id: string; name: string; connection: Connection } | null;
   audioMuted: boolean;
   videoMuted: boolean;
   volume: number;

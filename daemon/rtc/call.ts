@@ -12,7 +12,8 @@ import type { RtpBridgePorts } from './rtp-bridge.js';
 import { iceFragmentOf } from './ice-fragment.js';
 import { WhipSession, type IceServerLink } from './whip.js';
 
-export type CallPhase = 'idle' | 'connecting' | 'in-call' | 'reconnecting';
+/** `ringing`: another box calls and the hall is asked to answer (calls.answer = 'ask'). */
+export type CallPhase = 'idle' | 'ringing' | 'connecting' | 'in-call' | 'reconnecting';
 
 /** Why a call ended: said in the state, the event and the reply. */
 export type EndReason =
@@ -85,6 +86,13 @@ export interface CallManagerOptions {
   /** No answer within this long ends the call as `no-answer` (default 20 s). */
   answerTimeoutMs?: number;
   /**
+   * 'auto' (default): a box called by another answers at once (a hall has no one to press
+   * "answer"); 'ask': it rings, and OK on the TV remote (or the `answer` command) answers.
+   */
+  answer?: () => 'auto' | 'ask';
+  /** How long a call rings before it is refused as not answered (default 15 s, under the caller's 20). */
+  ringMs?: number;
+  /**
    * A lost link not back within this long ends the call as `link-lost`; by default (0) the box
    * keeps trying until the link is back or the host ends the call.
    */
@@ -133,6 +141,8 @@ interface ActiveCall {
   serverIceServers: IceServerLink[];
   /** Offers sent (caller) or the highest offer number answered (callee). */
   offers: number;
+  /** While ringing: the caller's offer, answered when the hall says yes. */
+  pendingOffer?: string;
   recovery: Recovery | undefined;
   /** Whether the call has been in-call once (a later in-call is a recovery). */
   joined: boolean;
@@ -151,7 +161,7 @@ const NO_RESTART_STATUS = new Set([404, 405, 422, 501]);
  * reconnecting → (ended, with a reason) → idle. A conference: one peer publishes with WHIP,
  * another plays with WHEP; DELETE on leave. Direct calls between boxes: the caller sends
  * an offer, the callee (idle) answers at once — a village hall has no one to press "answer" —
- * or rejects when busy. Capture and sending run only during a call.
+ * or, asked to, rings until OK on the TV remote; it rejects when busy. Capture and sending run only during a call.
  *
  * A lost link (the far end silent for a few seconds) makes the call `reconnecting`; the side
  * that made the offers — the caller, or the box towards a conference server — first restarts
@@ -222,8 +232,10 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
   async leave(reason: EndReason = 'left'): Promise<CallSummary> {
     const call = this.call;
     if (!call) throw new DcError('DC_CMD_REFUSED', 'there is no call to leave');
-    if (call.kind === 'direct') await this.opts.signal.send(call.peer, { kind: 'hangup', callId: call.id, reason }).catch(() => undefined);
-    await this.end(call, reason);
+    // Ringing, leaving is declining: the caller hears a refusal, not a hang-up.
+    const message: SignalMessage = this.phase === 'ringing' ? { kind: 'reject', callId: call.id, reason: 'declined' } : { kind: 'hangup', callId: call.id, reason };
+    if (call.kind === 'direct') await this.opts.signal.send(call.peer, message).catch(() => undefined);
+    await this.end(call, this.phase === 'ringing' ? 'rejected' : reason);
     return this.summary();
   }
 
@@ -256,6 +268,31 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
     await link.box.acceptAnswer(answer.sdp);
   }
 
+  /** Answers the call that rings (OK on the TV remote, the `answer` command). */
+  async answer(): Promise<CallSummary> {
+    const call = this.call;
+    if (!call || this.phase !== 'ringing' || call.pendingOffer === undefined) throw new DcError('DC_CMD_REFUSED', 'no call is ringing');
+    const offer = call.pendingOffer;
+    delete call.pendingOffer;
+    this.setPhase('connecting');
+    this.opts.log.info({ event: 'call.answered', callId: call.id, peer: call.peer }, `answered ${call.peer}`);
+    await this.acceptOffer(call, offer);
+    return this.summary();
+  }
+
+  /** The callee's side: a peer connection, the answer sent, media when ICE connects. */
+  private async acceptOffer(call: ActiveCall, sdp: string): Promise<void> {
+    try {
+      const box = this.addLink(call, await this.openPeer(call, 'sendrecv')).box;
+      const answer = await box.answer(sdp);
+      await this.opts.signal.send(call.peer, { kind: 'answer', callId: call.id, sdp: answer });
+      this.arm(call, this.opts.answerTimeoutMs ?? 20_000, 'no-answer');
+    } catch (e) {
+      await this.opts.signal.send(call.peer, { kind: 'reject', callId: call.id, reason: 'failed' }).catch(() => undefined);
+      await this.end(call, 'failed', e);
+    }
+  }
+
   /** A signalling message from box `from`. */
   async onSignal(from: string, message: SignalMessage): Promise<void> {
     const call = this.call;
@@ -266,17 +303,19 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
           await this.opts.signal.send(from, { kind: 'reject', callId: message.callId, reason: 'busy' });
           return;
         }
-        const incoming = this.begin(message.callId, from, 'incoming', 'direct');
+        const ask = this.opts.answer?.() === 'ask';
+        const incoming = this.begin(message.callId, from, 'incoming', 'direct', ask ? 'ringing' : 'connecting');
         incoming.offers = message.attempt ?? 0;
-        try {
-          const box = this.addLink(incoming, await this.openPeer(incoming, 'sendrecv')).box;
-          const sdp = await box.answer(message.sdp);
-          await this.opts.signal.send(from, { kind: 'answer', callId: message.callId, sdp });
-          this.arm(incoming, this.opts.answerTimeoutMs ?? 20_000, 'no-answer');
-        } catch (e) {
-          await this.opts.signal.send(from, { kind: 'reject', callId: message.callId, reason: 'failed' }).catch(() => undefined);
-          await this.end(incoming, 'failed', e);
-        }
+        if (!ask) return this.acceptOffer(incoming, message.sdp);
+        incoming.pendingOffer = message.sdp;
+        clearTimeout(incoming.timer);
+        incoming.timer = setTimeout(() => {
+          if (this.call !== incoming || this.phase !== 'ringing') return;
+          this.opts.log.info({ event: 'call.unanswered', callId: incoming.id, peer: from }, 'nobody answered');
+          void this.opts.signal.send(from, { kind: 'reject', callId: incoming.id, reason: 'no-answer' }).catch(() => undefined);
+          void this.end(incoming, 'no-answer');
+        }, this.opts.ringMs ?? 15_000);
+        incoming.timer.unref();
         return;
       }
       case 'answer':
@@ -331,7 +370,7 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
     return this.call === call;
   }
 
-  private begin(id: string, peer: string, direction: 'outgoing' | 'incoming', kind: 'direct' | 'conference'): ActiveCall {
+  private begin(id: string, peer: string, direction: 'outgoing' | 'incoming', kind: 'direct' | 'conference', phase: 'ringing' | 'connecting' = 'connecting'): ActiveCall {
     const links: Link[] = [];
     const call: ActiveCall = {
       id,
@@ -353,8 +392,8 @@ export class CallManager extends TypedEmitter<CallManagerEvents> {
     };
     call.stats.start();
     this.call = call;
-    this.setPhase('connecting');
-    this.opts.log.info({ event: 'call.connecting', callId: id, peer, direction }, `call ${direction} with ${peer}`);
+    this.setPhase(phase);
+    this.opts.log.info({ event: phase === 'ringing' ? 'call.ringing' : 'call.connecting', callId: id, peer, direction }, `call ${direction} with ${peer}${phase === 'ringing' ? ': ringing' : ''}`);
     return call;
   }
 

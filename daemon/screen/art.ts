@@ -5,7 +5,7 @@
  * the size a cadre reads from the back of a hall.
  */
 import type { ScreenArt, ScreenLayer } from '../media/types.js';
-import { bilingual, clampLines, ellipsize, fitSize, qrCode, svgDocument, text, wrap, r } from './svg.js';
+import { bilingual, clampLines, ellipsize, fitSize, qrCode, svgDocument, text, textWidth, wrap, r } from './svg.js';
 
 export interface FrameSize {
   width: number;
@@ -43,6 +43,8 @@ export type ScreenView =
       setup: SetupAccess | null;
     }
   | { kind: 'connecting'; site: Site; peer: string | null }
+  /** Another hall calls and the box asks before answering (calls.answer = 'ask'). */
+  | { kind: 'ringing'; site: Site; peer: string }
   | {
       kind: 'call';
       /** Who holds the floor (the far end's name in a two-hall call); null: nobody named. */
@@ -97,6 +99,8 @@ export function renderScreen(view: ScreenView, size: FrameSize): ScreenArt {
       return full('idle', size, idleScreen(view, size));
     case 'connecting':
       return full('connecting', size, connectingScreen(view, size));
+    case 'ringing':
+      return full('ringing', size, ringingScreen(view, size));
     case 'call':
       return { name: 'call', layers: callLayers(view, size) };
     case 'message':
@@ -216,6 +220,21 @@ function connectingScreen(v: Extract<ScreenView, { kind: 'connecting' }>, size: 
   return body;
 }
 
+function ringingScreen(v: Extract<ScreenView, { kind: 'ringing' }>, size: FrameSize): string[] {
+  const t = textSizes(size.height);
+  const cx = size.width / 2;
+  const maxWidth = size.width * 0.9;
+  const y = size.height * 0.36;
+  return [
+    background(size, COLORS.idle),
+    ...siteHeading(v.site, size, maxWidth),
+    bilingual(cx, y, 'Cuộc gọi đến', 'Incoming call', { size: t.large, fill: COLORS.text, weight: 'bold', enFill: COLORS.en, anchor: 'middle' }),
+    text(cx, y + t.title * 1.5, ellipsize(v.peer, t.large, maxWidth, 'bold'), { size: t.large, fill: COLORS.accent, weight: 'bold', anchor: 'middle' }),
+    text(cx, size.height * 0.78, 'Bấm OK trên điều khiển TV để trả lời', { size: t.large, fill: COLORS.text, weight: 'bold', anchor: 'middle' }),
+    text(cx, size.height * 0.78 + t.body * 1.6, 'Press OK on the TV remote to answer', { size: t.body, fill: COLORS.en, anchor: 'middle' }),
+  ];
+}
+
 /** Over the meeting: the floor and the box's own state bottom left, a message band on top. */
 function callLayers(v: Extract<ScreenView, { kind: 'call' }>, size: FrameSize): ScreenLayer[] {
   const t = textSizes(size.height);
@@ -223,40 +242,47 @@ function callLayers(v: Extract<ScreenView, { kind: 'call' }>, size: FrameSize): 
   const pad = Math.round(t.small * 0.4);
   const rowHeight = Math.round(t.body * 1.45);
   const layers: ScreenLayer[] = [];
-  // Left of the self-view (a quarter of the width at the bottom right).
-  const bandWidth = Math.round(size.width * 0.7) - 2 * m;
+  // Left of the self-view (a quarter of the width at the bottom right), and no wider than its
+  // text: every pixel of a layer is blended into every frame (bench/screen.ts).
+  const maxWidth = Math.round(size.width * 0.7) - 2 * m;
   const rows: string[] = [];
+  let widest = 0;
   const rowY = (i: number) => pad + rowHeight * i + t.body * 1.05;
+  const iconRow = (icon: (cx: number, cy: number, size: number) => string, vi: string, en: string, fill: string) => {
+    const y = rowY(rows.length);
+    widest = Math.max(widest, t.body * 1.1 + textWidth(vi, t.body, 'bold') + textWidth(`  ·  ${en}`, t.body));
+    rows.push(icon(pad + t.body * 0.4, y - t.body * 0.38, t.body) + bilingual(pad + t.body * 1.1, y, vi, en, { size: t.body, fill, weight: 'bold', enFill: COLORS.en }));
+  };
   if (v.speaker) {
-    rows.push(text(pad, rowY(rows.length), ellipsize(`Đang phát biểu: ${v.speaker}`, t.body, bandWidth - 2 * pad, 'bold'), { size: t.body, fill: COLORS.text, weight: 'bold' }));
+    const line = ellipsize(`Đang phát biểu: ${v.speaker}`, t.body, maxWidth - 2 * pad, 'bold');
+    widest = Math.max(widest, textWidth(line, t.body, 'bold'));
+    rows.push(text(pad, rowY(rows.length), line, { size: t.body, fill: COLORS.text, weight: 'bold' }));
   }
-  if (v.micMuted) {
-    const y = rowY(rows.length);
-    rows.push(micOffIcon(pad + t.body * 0.4, y - t.body * 0.38, t.body) + bilingual(pad + t.body * 1.1, y, 'Micrô đang tắt', 'Mic off', { size: t.body, fill: COLORS.text, weight: 'bold', enFill: COLORS.en }));
-  }
+  if (v.micMuted) iconRow(micOffIcon, 'Micrô đang tắt', 'Mic off', COLORS.text);
   if (v.quality !== 'good') {
-    const y = rowY(rows.length);
     const [vi, en] = v.quality === 'audio-only' ? ['Chỉ còn tiếng (mạng yếu)', 'Audio only'] : ['Đường truyền yếu', 'Poor connection'];
-    rows.push(warningIcon(pad + t.body * 0.4, y - t.body * 0.38, t.body) + bilingual(pad + t.body * 1.1, y, vi, en, { size: t.body, fill: COLORS.warn, weight: 'bold', enFill: COLORS.en }));
+    iconRow(warningIcon, vi, en, COLORS.warn);
   }
   if (rows.length > 0) {
+    const width = Math.min(maxWidth, Math.ceil(widest + 2 * pad));
     const height = 2 * pad + rowHeight * rows.length;
     layers.push({
-      svg: svgDocument(bandWidth, height, [shade(bandWidth, height, pad), ...rows]),
+      svg: svgDocument(width, height, [shade(width, height, pad), ...rows]),
       x: m,
       y: size.height - height - m,
     });
   }
   if (v.notice) {
-    const width = size.width - 2 * m;
-    const lines = clampLines(wrap(v.notice, t.body, width - 2 * pad), 3);
+    const maxNotice = size.width - 2 * m;
+    const lines = clampLines(wrap(v.notice, t.body, maxNotice - 2 * pad, 'bold'), 3);
+    const width = Math.min(maxNotice, Math.ceil(Math.max(...lines.map((l) => textWidth(l, t.body, 'bold'))) + 2 * pad));
     const height = 2 * pad + rowHeight * lines.length;
     layers.push({
       svg: svgDocument(width, height, [
         shade(width, height, pad),
         ...lines.map((line, i) => text(width / 2, rowY(i), line, { size: t.body, fill: COLORS.accent, weight: 'bold', anchor: 'middle' })),
       ]),
-      x: m,
+      x: Math.round((size.width - width) / 2),
       y: m,
     });
   }

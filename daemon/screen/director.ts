@@ -16,7 +16,8 @@ export interface ScreenFacts {
   network: LinkState;
   /** `refused`: the broker turned the box's credentials down, a person must fix them. */
   broker: BrokerState | 'refused';
-  call: { phase: CallPhase; peer: string | null; micMuted: boolean; quality: CallQuality };
+  /** `peer`: the other end (a box, a conference server); `speaker`: who holds the floor, if anyone is named. */
+  call: { phase: CallPhase; peer: string | null; speaker: string | null; micMuted: boolean; quality: CallQuality };
   setup: SetupAccess | null;
   nextMeeting: { title: string; startsAt: Date } | null;
 }
@@ -30,12 +31,13 @@ export function chooseView(f: ScreenFacts, notice: Notice | null, now: Date): Sc
   if (phase === 'in-call' || phase === 'reconnecting') {
     return {
       kind: 'call',
-      speaker: f.call.peer,
+      speaker: f.call.speaker,
       micMuted: f.call.micMuted,
       quality: phase === 'reconnecting' && f.call.quality === 'good' ? 'poor' : f.call.quality,
       notice: notice ? notice.text.replace(/\n/g, ' · ') : null,
     };
   }
+  if (phase === 'ringing') return { kind: 'ringing', site: f.site, peer: f.call.peer ?? '' };
   if (phase === 'connecting') return { kind: 'connecting', site: f.site, peer: f.call.peer };
   if (notice?.kind === 'identify') return { kind: 'identify', site: f.site, boxId: f.boxId };
   if (notice) return { kind: 'message', site: f.site, text: notice.text, now };

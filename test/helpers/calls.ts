@@ -2,7 +2,7 @@
 import type { Test } from 'tap';
 import { createLogger } from '../../daemon/log.js';
 import type { MediaControl } from '../../daemon/media/ipc.js';
-import { CallManager, type SignalMessage } from '../../daemon/rtc/call.js';
+import { CallManager, type CallManagerOptions, type SignalMessage } from '../../daemon/rtc/call.js';
 import { BoxPeer } from '../../daemon/rtc/peer.js';
 import { startEngine, type EngineHarness } from './engine.js';
 
@@ -16,6 +16,7 @@ export function control(h: EngineHarness): MediaControl {
     setAudioMuted: async (m) => e.setAudioMuted(m),
     setVideoMuted: async (m) => e.setVideoMuted(m),
     setVolume: async (v) => e.setVolume(v),
+    playTestTone: async (s) => e.playTestTone(s),
     setScreenArt: async (art) => e.setScreenArt(art),
     setOutputSize: async (size, rebuild) => e.setOutputSize(size, rebuild),
     setSelfView: async (v) => e.setSelfView(v),
@@ -27,7 +28,7 @@ export function control(h: EngineHarness): MediaControl {
 }
 
 /** Signalling goes into `sent` (no second box); the engine is idle (camera closed) until a call. */
-export async function callManager(t: Test, options: { answerTimeoutMs?: number } = {}) {
+export async function callManager(t: Test, options: Pick<CallManagerOptions, 'answerTimeoutMs' | 'answer' | 'ringMs'> = {}) {
   const h = await startEngine(t, { video: { encoders: ['x264enc'] }, rtp: {}, send: false });
   const sent: Array<{ to: string; message: SignalMessage }> = [];
   const calls = new CallManager({

@@ -121,7 +121,7 @@ function screenWithoutMedia(log: Logger): ScreenDirector {
       boxId: 'test',
       network: 'ok',
       broker: 'online',
-      call: { phase: 'idle', peer: null, micMuted: false, quality: 'good' },
+      call: { phase: 'idle', peer: null, speaker: null, micMuted: false, quality: 'good' },
       setup: null,
       nextMeeting: null,
     }),

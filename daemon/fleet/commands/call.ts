@@ -7,6 +7,8 @@ import { Args, defineCommand, type CommandDefinition } from '../command.js';
 export interface CallControl {
   join(target: JoinTarget): Promise<CallSummary>;
   leave(): Promise<CallSummary>;
+  /** Answers the call that rings (calls.answer = 'ask'). */
+  answer(): Promise<CallSummary>;
 }
 
 export function callCommands(calls: CallControl): CommandDefinition[] {
@@ -28,13 +30,11 @@ export function callCommands(calls: CallControl): CommandDefinition[] {
         return await calls.join(peer !== undefined ? { peer } : { whip: whip!, whep, token });
       },
     }),
-    defineCommand({
-      name: 'leave',
-      summary: 'Leave the current call.',
-      args: Args({}),
-      async run() {
-        return await calls.leave();
-      },
-    }),
+    ...(
+      [
+        ['answer', "Answer the call that rings (when calls.answer is 'ask'), as OK on the TV remote does.", () => calls.answer()],
+        ['leave', 'Leave the current call; a call that rings is declined.', () => calls.leave()],
+      ] as const
+    ).map(([name, summary, run]) => defineCommand({ name, summary, args: Args({}), run })),
   ];
 }

@@ -64,6 +64,17 @@ export function mediaCommands(deps: MediaCommandDeps): CommandDefinition[] {
       },
     }),
     defineCommand({
+      name: 'test-tone',
+      summary: 'Play a 1 kHz tone through the speaker, at the playback volume, to check that the hall hears the box.',
+      args: Args({ seconds: Type.Integer({ minimum: 1, maximum: 10, default: 3, description: 'How long the tone plays.' }) }),
+      async run({ seconds }) {
+        const media = running(deps);
+        await media.playTestTone(seconds);
+        const { speaker } = await media.status();
+        return { playing: true, seconds, speaker: speaker?.name ?? null };
+      },
+    }),
+    defineCommand({
       name: 'message',
       summary: 'Show a text on the TV for some seconds (shown: false while the picture restarts; it appears when back); an empty text takes messages off.',
       args: Args({

@@ -1,6 +1,8 @@
 import { numbersOf, parseCaps, parseStructure } from './caps-text.js';
 
 export type DeviceKind = 'camera' | 'microphone' | 'speaker';
+/** How a device is attached: an HDMI output plays through the TV, USB is a speakerphone or a USB sound card. */
+export type Connection = 'hdmi' | 'usb' | 'other';
 
 export interface VideoMode {
   media: 'video/x-raw' | 'image/jpeg' | 'video/x-h264' | string;
@@ -21,6 +23,13 @@ export interface MediaDevice {
   element: string;
   /** Video modes for cameras; empty for audio devices. */
   modes: VideoMode[];
+  /** How it is attached (speakers are chosen by it: media.audio.output). */
+  connection: Connection;
+}
+
+/** A device named by a preference: its id, or a part of its display name. */
+export function matchesPreference(device: MediaDevice, preference: string): boolean {
+  return preference !== '' && (device.id === preference || device.name.includes(preference));
 }
 
 /** The properties structure each sound server's GStreamer device provider fills in. */
@@ -61,7 +70,44 @@ export function describeDevice(deviceClass: string, displayName: string, capsTex
     api,
     element,
     modes: kind === 'camera' ? videoModesOf(capsText) : [],
+    connection: connectionOf(displayName, props),
   };
+}
+
+/** The properties that name a sound card or its output (plain ALSA, PulseAudio and PipeWire spell them differently). */
+const NAME_PROPS = [
+  'alsa.card_name',
+  'alsa.long_card_name',
+  'alsa.id',
+  'alsa.driver_name',
+  'api.alsa.card.name',
+  'api.alsa.card.longname',
+  'api.alsa.path',
+  'device.description',
+  'device.product.name',
+  'device.profile.name',
+  'device.form_factor',
+  'node.name',
+  'node.description',
+];
+
+/**
+ * How a device is attached, from its name and properties. A Pi's HDMI output is "vc4-hdmi-0"
+ * (card id vc4hdmi0) under plain ALSA; through PipeWire its description is only "Built-in
+ * Audio", and "hdmi" shows in the card name, the profile (hdmi-stereo) and the node name.
+ * HDMI is looked for first: a USB display adapter's HDMI sound also plays through the TV.
+ * USB shows as device.bus under a sound server, and as the USB audio driver ("USB-Audio",
+ * snd_usb_audio) or "… at usb-…" in the card's long name under plain ALSA.
+ */
+export function connectionOf(displayName: string, props: Record<string, string>): Connection {
+  const names = [displayName, ...NAME_PROPS.map((key) => props[key] ?? '')];
+  if (names.some((n) => /hdmi/i.test(n))) return 'hdmi';
+  const usb =
+    props['device.bus'] === 'usb' ||
+    /usb/i.test(props['device.bus_path'] ?? '') ||
+    /^(USB-Audio|snd_usb_audio)$/.test(props['alsa.driver_name'] ?? '') ||
+    names.some((n) => / at usb-|^alsa_(card|input|output)\.usb-/.test(n));
+  return usb ? 'usb' : 'other';
 }
 
 function elementFor(kind: DeviceKind, api: string, props: Record<string, string>): string | null {

@@ -12,6 +12,7 @@ export function simDevices(videoPattern = 'smpte'): MediaDevice[] {
       // Moving bars, so the encoder has real work and the picture visibly lives.
       element: `videotestsrc is-live=true pattern=${videoPattern} horizontal-speed=3`,
       modes: [],
+      connection: 'other',
     },
     {
       id: 'sim:microphone',
@@ -20,8 +21,9 @@ export function simDevices(videoPattern = 'smpte'): MediaDevice[] {
       api: 'sim',
       element: 'audiotestsrc is-live=true wave=sine freq=440 volume=0.2 samplesperbuffer=480',
       modes: [],
+      connection: 'other',
     },
-    { id: 'sim:speaker', kind: 'speaker', name: 'Simulated speaker', api: 'sim', element: 'fakesink sync=true', modes: [] },
+    { id: 'sim:speaker', kind: 'speaker', name: 'Simulated speaker', api: 'sim', element: 'fakesink sync=true', modes: [], connection: 'other' },
   ];
 }
 

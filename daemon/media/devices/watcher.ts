@@ -1,5 +1,5 @@
 import { TypedEmitter } from '../../util/typed-emitter.js';
-import type { DeviceKind, MediaDevice } from './model.js';
+import { matchesPreference, type DeviceKind, type MediaDevice } from './model.js';
 
 export interface DeviceWatcherEvents extends Record<string, unknown[]> {
   added: [MediaDevice];
@@ -23,7 +23,7 @@ export abstract class DeviceWatcher extends TypedEmitter<DeviceWatcherEvents> {
   /** The preferred device of a kind: the one whose name or id matches `preference`, else the first. */
   pick(kind: DeviceKind, preference = ''): MediaDevice | undefined {
     const all = this.list(kind);
-    return (preference && all.find((d) => d.id === preference || d.name.includes(preference))) || all[0];
+    return all.find((d) => matchesPreference(d, preference)) ?? all[0];
   }
 
   protected add(device: MediaDevice): void {
