@@ -28,6 +28,11 @@ export const BOX_COMMANDS: readonly BoxCommandInfo[] = [
     example: "revision=3 patch.device.name='Thôn Đông'",
   },
   { name: 'join', summary: 'Call another box directly; both join the meeting.', example: 'peer=hall-b' },
-  { name: 'leave', summary: 'Leave the current call.' },
-  { name: 'display', summary: 'Turn the TV on or off over HDMI-CEC (not available yet).' },
+  { name: 'leave', summary: 'Leave the current call (a call that rings is declined).' },
+  { name: 'answer', summary: "Answer the call that rings (calls.answer 'ask'), as OK on the TV remote does." },
+  { name: 'floor', summary: 'Give a hall the floor in the meeting (send to every box in it); holder= takes it back.', example: "holder=hall-b name='Thôn Đông'" },
+  { name: 'display', summary: 'Turn the TV on (showing the box) or put it in standby, over HDMI-CEC.', example: 'on=true' },
+  { name: 'test-tone', summary: 'Play a test tone through the hall speaker, as the far end would be heard.', example: 'seconds=3' },
+  { name: 'press', summary: "Sim profile: hold one of the hall's buttons (2 s identify, 8 s setup mode).", example: 'button=speak seconds=0.2' },
+  { name: 'remote', summary: "Sim profile: press a key of the TV's remote (select is OK).", example: 'key=select' },
 ];

@@ -36,6 +36,13 @@ export const ERROR_CODES = {
   DC_GPIO_NO_CHIP: { family: 'hardware', recoverable: false },
   DC_GPIO_BAD_PIN: { family: 'hardware', recoverable: false },
   DC_GPIO_EXPORT: { family: 'hardware', recoverable: true },
+  DC_SETUP_LOGIN: { family: 'setup', recoverable: true },
+  DC_SETUP_CODE: { family: 'setup', recoverable: true },
+  DC_SETUP_LOCKED: { family: 'setup', recoverable: true },
+  DC_SETUP_CSRF: { family: 'setup', recoverable: true },
+  DC_SETUP_CLAIMED: { family: 'setup', recoverable: false },
+  DC_SETUP_PASSWORD: { family: 'setup', recoverable: false },
+  DC_SETUP_BAD_REQUEST: { family: 'setup', recoverable: false },
   DC_INTERNAL: { family: 'internal', recoverable: true },
 } as const satisfies Record<string, { family: string; recoverable: boolean }>;
 

@@ -22,9 +22,12 @@ import { CallManager, type CallSummary, type SignalChannel } from './rtc/call.js
 import { Floor } from './rtc/floor.js';
 import { parseVideoSize } from './config/schema.js';
 import { identityText } from './screen/notices.js';
-import { ScreenDirector } from './screen/director.js';
+import { ScreenDirector, type ScreenFacts } from './screen/director.js';
 import type { BrokerState, CallQuality } from './screen/art.js';
 import { lanAddress, SetupCode, setupAccess } from './setup/access.js';
+import { AdminPassword } from './setup/password.js';
+import { SetupServer } from './setup/server.js';
+import { join } from 'node:path';
 import { Hardware } from './hardware/index.js';
 import { DisplayHotplug } from './hardware/display-hotplug.js';
 import { HostFiles } from './health/host-files.js';
@@ -116,30 +119,35 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
   let fleet: Fleet | undefined;
   /** What the TV says of the commune's broker. */
   let broker: BrokerState | 'refused' = 'not-configured';
-  const setupCode = new SetupCode();
+  // Logged as well as shown on the TV: the IT officer reading the journal over SSH (root only)
+  // can read it out to the hall.
+  const setupCode = new SetupCode(undefined, { onChange: (code) => log.info({ event: 'setup.code', code }, `setup code ${code}`) });
+  /** What the TV and the setup page say of the box. */
+  const screenFacts = (): ScreenFacts => {
+    const device = store.current.device;
+    const address = lanAddress();
+    const call = calls?.summary();
+    return {
+      site: { name: device.name, village: device.village, commune: device.commune },
+      boxId: device.id,
+      network: address ? 'ok' : 'down',
+      broker,
+      call: {
+        // The loopback (a first look at a new box) is a call with itself: its picture, not the idle screen.
+        phase: call?.state ?? (args.run.loopback ? 'in-call' : 'idle'),
+        peer: call?.peer ?? null,
+        speaker: speakerOf(floor, call),
+        micMuted: media.liveControls.audioMuted ?? false,
+        quality: callQuality(media.cachedStatus),
+      },
+      setup: setupServer ? setupAccess(address, setupServer.port || store.current.setup.port, setupCode.code) : null,
+      nextMeeting: null,
+    };
+  };
   const screen = new ScreenDirector({
     surface: () => runningMedia(),
     size: () => media.cachedStatus?.output ?? DEFAULT_OUTPUT,
-    facts: () => {
-      const device = store.current.device;
-      const address = lanAddress();
-      const call = calls?.summary();
-      return {
-        site: { name: device.name, village: device.village, commune: device.commune },
-        boxId: device.id,
-        network: address ? 'ok' : 'down',
-        broker,
-        call: {
-          phase: call?.state ?? 'idle',
-          peer: call?.peer ?? null,
-          speaker: speakerOf(floor, call),
-          micMuted: media.liveControls.audioMuted ?? false,
-          quality: callQuality(media.cachedStatus),
-        },
-        setup: setupAccess(address, store.current.setup.port, setupCode.code),
-        nextMeeting: null,
-      };
-    },
+    facts: () => screenFacts(),
     log: log.child({ part: 'screen' }),
   });
   const mediaHooks: MediaHooks = {
@@ -200,7 +208,14 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
         calls.answer().catch((e) => log.warn({ err: serializeError(e) }, 'OK key: the call was not answered'));
         return true;
       },
-      enterSetupMode: () => log.warn({ event: 'hardware.setup_mode' }, 'setup mode asked for by the button; the setup page is not built yet'),
+      // Held 8 s: the setup page's admin password is forgotten and the TV shows a new code.
+      enterSetupMode: () => {
+        if (!setupServer) return log.warn({ event: 'hardware.setup_mode' }, 'setup mode asked for by the button, but the setup page is off in the config');
+        setupServer.factoryReset().then(
+          () => void screen.refresh(),
+          (e) => log.error({ err: serializeError(e) }, 'setup mode: the admin password was not cleared'),
+        );
+      },
     },
     log: log.child({ part: 'hardware' }),
   });
@@ -268,9 +283,43 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
   fleet = buildFleet();
   watchConnectivity(fleet);
   if (!fleet) log.info('fleet: no broker configured (fleet.url is empty); the box runs on its own');
+  const setupServer = config.setup.enabled
+    ? new SetupServer({
+        host: config.setup.host,
+        port: config.setup.port,
+        config: store,
+        stateDir,
+        password: new AdminPassword(join(stateDir, 'admin-password.json')),
+        code: setupCode,
+        status: () => {
+          const facts = screenFacts();
+          const m = media.cachedStatus;
+          return {
+            name: facts.site.name,
+            village: facts.site.village,
+            commune: facts.site.commune,
+            network: facts.network,
+            broker: facts.broker,
+            camera: m?.camera?.name ?? null,
+            microphone: m?.microphone?.name ?? null,
+            speaker: m?.speaker?.name ?? null,
+            screen: screen.screen,
+            call: facts.call.phase,
+          };
+        },
+        playTestTone: async (seconds) => {
+          const m = runningMedia();
+          if (!m) throw new DcError('DC_MEDIA_NOT_RUNNING', 'the media engine is restarting: try again in a few seconds');
+          await m.playTestTone(seconds);
+        },
+        log: log.child({ part: 'setup' }),
+      })
+    : undefined;
   const parts: Part[] = [
     // The fleet first: media start-up takes seconds, and the console should see the box at once.
     { name: 'fleet', start: () => fleet?.start(), stop: () => fleet?.stop() },
+    // Before the screen: the TV shows the port it got.
+    { name: 'setup', start: () => setupServer?.start(), stop: () => setupServer?.stop() },
     screen,
     hardware,
     { name: 'media', start: () => media.start(), stop: () => media.stop() },

@@ -37,6 +37,7 @@ const BROWSER_USER = 'host-laptop';
 const PREFERRED_PORT = 18830;
 const PREFERRED_WS_PORT = 18831;
 const PREFERRED_PAGE_PORT = 18880;
+const PREFERRED_SETUP_PORT = 18090;
 /** Exit code of a daemon asked to restart (fleet `restart`): systemd starts it again, so does the demo. */
 const EXIT_RESTART = 75;
 
@@ -111,7 +112,7 @@ function configPath(box: DemoBox): string {
   return join(boxDir(box), 'config.json');
 }
 
-function writeConfig(box: DemoBox, url: string): void {
+function writeConfig(box: DemoBox, url: string, setupPort: number): void {
   const path = configPath(box);
   const config: Json = existsSync(path)
     ? (JSON.parse(readFileSync(path, 'utf8')) as Json)
@@ -122,12 +123,14 @@ function writeConfig(box: DemoBox, url: string): void {
   config.media = { ...config.media, rtp: { sendVideoPort: p, sendAudioPort: p + 2, receiveVideoPort: p + 4, receiveAudioPort: p + 6 } };
   // Two boxes on one machine: ICE on 127.0.0.1 only.
   config.calls = { ...config.calls, loopbackOnly: true };
+  // Their setup pages on this machine only (a real box serves its hall's LAN).
+  config.setup = { ...config.setup, host: '127.0.0.1', port: setupPort };
   writeFileSync(path, JSON.stringify(config, null, 2) + '\n');
 }
 
 mkdirSync(stateDir, { recursive: true });
 const broker = await startBroker();
-for (const box of BOXES) writeConfig(box, broker.url);
+for (const [i, box] of BOXES.entries()) writeConfig(box, broker.url, await freePort(PREFERRED_SETUP_PORT + i));
 const page = await startCallPageServer({
   host: '127.0.0.1',
   port: await freePort(PREFERRED_PAGE_PORT),
@@ -151,6 +154,7 @@ diemcau demo — two village-hall boxes in the simulated profile, on a fleet of 
                 npm run fleet -- ${fleetLine} send ${HQ.id} join peer=${VILLAGE.id}
                 npm run fleet -- ${fleetLine} send ${VILLAGE.id} diagnostics
                 npm run fleet -- ${fleetLine} watch --all
+  setup page  each box's LAN setup page: its address and one-time code are printed below (and drawn on its TV)
   config      .demo/<box>/config.json (edit it, then \`kill -HUP <daemon pid>\` reloads it; a bad edit is refused and named)
   logs        each daemon log record below as one short line (the daemon itself writes JSON, for the journal)
 Ctrl-C stops everything.
@@ -185,6 +189,7 @@ function startDaemon(box: DemoBox): void {
   process.stdout.write(`  ${box.id} pid ${daemon.pid}\n`);
   createInterface({ input: daemon.stdout! }).on('line', (line) => {
     process.stdout.write(humanLine(box, line) + '\n');
+    noteSetup(box, line);
     if (line.includes('"fleet.connected"')) onBoxReady(box, 'broker');
     if (line.includes('"media worker state"') && line.includes('"state":"running"')) onBoxReady(box, 'media');
   });
@@ -197,6 +202,25 @@ function startDaemon(box: DemoBox): void {
     daemons.delete(box.id);
     if (daemons.size === 0) process.exit(code ?? 0);
   });
+}
+
+const setupPages = new Map<string, { port?: number; code?: string }>();
+
+/** The setup page's address and its code, said plainly (what the TV shows in the hall), once both are known and at each new code. */
+function noteSetup(box: DemoBox, line: string): void {
+  if (!line.includes('"setup.')) return;
+  let record: Json;
+  try {
+    record = JSON.parse(line) as Json;
+  } catch {
+    return;
+  }
+  const page = setupPages.get(box.id) ?? {};
+  if (record.event === 'setup.listening') page.port = record.port as number;
+  else if (record.event === 'setup.code') page.code = record.code as string;
+  else return;
+  setupPages.set(box.id, page);
+  if (page.port && page.code) process.stdout.write(`  ${box.id} setup page: http://127.0.0.1:${page.port}/  setup code ${page.code}\n`);
 }
 
 /** Once both boxes have their media and the broker, the commune's hall calls the village, as the console would. */

@@ -87,6 +87,14 @@ t.test('the TV follows the box: a message, identify, back to idle; refused crede
   await daemon.waitForLog('the identify screen', (r) => r.event === 'screen.shown' && r.screen === 'identify');
   await waitUntil('back to idle', () => showing() === 'idle', { timeoutMs: 8000 }, showing);
 
+  // The setup page the idle screen points to answers on the box's LAN (here on loopback).
+  const listening = await daemon.waitForLog('the setup page listens', (r) => r.event === 'setup.listening');
+  const base = `http://127.0.0.1:${listening.port as number}`;
+  const page = await fetch(`${base}/`);
+  t.equal(page.status, 200, 'the setup page answers');
+  t.match(await page.text(), /Cài đặt điểm cầu/, 'in Vietnamese');
+  t.equal((await fetch(`${base}/api/status`)).status, 401, 'its API wants a session');
+
   // A box the broker has no password for: nobody sees its state, the TV says it.
   const refused = await startBox(t, broker, 'hall-r', {});
   const shown = await refused.waitForLog('the refused-credentials screen', (r) => r.event === 'screen.shown' && r.screen === 'error:broker-refused', 40_000);

@@ -5,14 +5,12 @@
  * The daemon's setup server mounts it with `registerCallPage`; `startCallPageServer` runs it
  * alone (on the host's laptop, say, where `http://localhost` lets the browser open the camera).
  */
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type FastifyReply } from 'fastify';
 import type { Logger } from '../daemon/log.js';
+import { loadPageFiles, webSetupDir, type PageFile } from '../daemon/setup/page-files.js';
 
 export interface CallPageBroker {
   /** The broker's MQTT-over-WebSocket address as the browser reaches it (`ws://…` or `wss://…`). */
@@ -46,34 +44,11 @@ export interface CallPageServer {
   close(): Promise<void>;
 }
 
-interface Asset {
-  body: Buffer;
-  type: string;
-}
-
 /** The page's own files, by the name the browser asks for. */
-const PAGE_FILES: Record<string, string> = {
-  'index.html': 'text/html; charset=utf-8',
-  'call.js': 'text/javascript; charset=utf-8',
-  'call.css': 'text/css; charset=utf-8',
-};
+const PAGE_FILES = ['index.html', 'call.js', 'call.css'] as const;
 
-/**
- * The folder with index.html: beside this module when it runs from the sources, and in the
- * source tree when it runs from dist/ (tsc copies no HTML).
- */
-function pageDir(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [join(here, 'call'), join(here, '..', '..', 'web-setup', 'call')];
-  const found = candidates.find((dir) => existsSync(join(dir, 'index.html')));
-  if (!found) throw new Error(`call page files not found in ${candidates.join(' or ')}`);
-  return found;
-}
-
-async function loadAssets(): Promise<Map<string, Asset>> {
-  const dir = pageDir();
-  const assets = new Map<string, Asset>();
-  for (const [name, type] of Object.entries(PAGE_FILES)) assets.set(name, { body: await readFile(join(dir, name)), type });
+async function loadAssets(): Promise<Map<string, PageFile>> {
+  const assets = await loadPageFiles(webSetupDir('call'), PAGE_FILES);
   // mqtt.js's own browser build, found the way Node finds the package (its exports map
   // allows `mqtt/dist/*`), so the page needs no bundler and no CDN.
   const mqttBundle = createRequire(import.meta.url).resolve('mqtt/dist/mqtt.esm');
@@ -132,7 +107,7 @@ export const callPagePlugin: FastifyPluginAsync<CallPageOptions> = async (app, o
       return reply.redirect(`${app.prefix}/${query}`, 308);
     });
   }
-  for (const name of Object.keys(PAGE_FILES)) app.get(`/${name}`, serve(name));
+  for (const name of PAGE_FILES) app.get(`/${name}`, serve(name));
   app.get('/mqtt.esm.js', serve('mqtt.esm.js'));
   app.get('/config.json', async (_request, reply) => {
     // It may carry a password: never kept by the browser or a proxy.

@@ -306,7 +306,14 @@ const Hardware = Section(
 
 const Setup = Section(
   {
-    port: Port(8080, 'TCP port of the LAN setup page; the TV shows its address (80 needs CAP_NET_BIND_SERVICE).'),
+    enabled: Type.Boolean({ default: true, description: 'Serve the setup page on the LAN.' }),
+    host: Type.String({ minLength: 1, maxLength: 64, default: '0.0.0.0', description: "Address it listens on: '0.0.0.0' every network of the box." }),
+    port: Type.Integer({
+      minimum: 0,
+      maximum: 65535,
+      default: 8080,
+      description: 'TCP port of the setup page, shown on the TV (80 needs CAP_NET_BIND_SERVICE; 0 takes any free one, for tests).',
+    }),
   },
   'The setup page on the hall’s LAN.',
 );

@@ -310,7 +310,12 @@ export class Fleet implements Part {
       ...(deps.calls && deps.floor ? floorCommands(deps.floor, () => deps.calls!.inCall) : []),
       ...(deps.display ? displayCommands(deps.display) : []),
       ...(deps.simulatedHall ? simulationCommands(deps.simulatedHall) : []),
-      ...pendingCommands([...(deps.calls ? ['join', 'leave'] : []), ...(deps.display ? ['display'] : [])]),
+      ...pendingCommands([
+        ...(deps.calls ? ['join', 'leave', 'answer'] : []),
+        ...(deps.calls && deps.floor ? ['floor'] : []),
+        ...(deps.display ? ['display'] : []),
+        ...(deps.simulatedHall ? ['press', 'remote'] : []),
+      ]),
     ];
   }
 

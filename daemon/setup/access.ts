@@ -2,29 +2,44 @@
  * How a person on the hall's LAN reaches the setup page: the box's address, and a one-time
  * code shown only on the TV, so that only someone in the room can change the box.
  */
-import { randomInt } from 'node:crypto';
+import { randomInt, timingSafeEqual } from 'node:crypto';
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import type { SetupAccess } from '../screen/art.js';
 
-/** Six digits, drawn again after each use (the setup page's login) and at each start. */
+/**
+ * Six digits, shown on the TV only: drawn at start, again after each use, after a burst of
+ * wrong tries, and when it has been shown `validMs` (30 min); the TV reads it at each redraw.
+ */
 export class SetupCode {
-  private value: string;
+  private value = '';
+  private drawnAt = 0;
+  private readonly now: () => number;
 
-  constructor(private readonly draw: () => number = () => randomInt(0, 1_000_000)) {
-    this.value = this.next();
+  constructor(
+    private readonly draw: () => number = () => randomInt(0, 1_000_000),
+    private readonly opts: { validMs?: number; now?: () => number; onChange?: (code: string) => void } = {},
+  ) {
+    this.now = opts.now ?? Date.now;
+    this.rotate();
   }
 
   get code(): string {
+    if (this.now() - this.drawnAt >= (this.opts.validMs ?? 30 * 60_000)) this.rotate();
     return this.value;
+  }
+
+  /** Whether `candidate` is the code now (constant time). */
+  matches(candidate: string): boolean {
+    const a = Buffer.from(candidate);
+    const b = Buffer.from(this.code);
+    return a.length === b.length && timingSafeEqual(a, b);
   }
 
   rotate(): string {
-    this.value = this.next();
+    this.value = String(this.draw()).padStart(6, '0');
+    this.drawnAt = this.now();
+    this.opts.onChange?.(this.value);
     return this.value;
-  }
-
-  private next(): string {
-    return String(this.draw()).padStart(6, '0');
   }
 }
 

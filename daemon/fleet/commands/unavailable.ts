@@ -9,6 +9,10 @@ import { defineCommand, type CommandDefinition } from '../command.js';
 const PENDING: ReadonlyArray<{ name: string; summary: string; part: string }> = [
   { name: 'join', summary: 'Call another box.', part: 'calls (WebRTC)' },
   { name: 'leave', summary: 'Leave the current call.', part: 'calls (WebRTC)' },
+  { name: 'answer', summary: 'Answer the call that rings.', part: 'calls (WebRTC)' },
+  { name: 'floor', summary: "Say who holds the meeting's floor.", part: 'calls (WebRTC)' },
+  { name: 'press', summary: "Hold one of the hall's simulated buttons (sim profile).", part: 'simulated hall (the sim profile)' },
+  { name: 'remote', summary: "Press a key of the simulated TV's remote (sim profile).", part: 'simulated hall (the sim profile)' },
   { name: 'display', summary: 'Turn the TV on or off over HDMI-CEC.', part: 'TV control (HDMI-CEC)' },
 ];
 
