@@ -114,6 +114,24 @@ $('site').addEventListener('submit', async (event) => {
   }
 });
 
+const SCREENS = {
+  idle: 'màn hình chờ · idle screen',
+  connecting: 'đang kết nối · connecting',
+  ringing: 'có cuộc gọi đến · a call rings',
+  call: 'đang họp · in a meeting',
+  message: 'đang hiện thông báo · showing a message',
+  identify: 'đang hiện tên hộp · identifying',
+  'error:no-network': 'báo lỗi: không có mạng · error: no network',
+  'error:broker-refused': 'báo lỗi: máy chủ từ chối · error: server refused the box',
+};
+const CALLS = {
+  idle: 'không họp · no meeting',
+  ringing: 'có cuộc gọi đến · ringing',
+  connecting: 'đang kết nối · connecting',
+  'in-call': 'đang họp · in a meeting',
+  reconnecting: 'đang nối lại · reconnecting',
+};
+
 /** A status row: its value, and whether it is good (green), bad (red) or just said (null). */
 const row = (name, ok, good, bad) => [name, ok ? good : bad, ok];
 
@@ -126,8 +144,8 @@ async function showStatus() {
     row('Camera', Boolean(s.camera), s.camera, 'không có · none'),
     row('Micrô · Microphone', Boolean(s.microphone), s.microphone, 'không có · none'),
     row('Loa · Speaker', Boolean(s.speaker), s.speaker, 'không có · none'),
-    ['TV', s.screen ?? '—', null],
-    ['Cuộc họp · Call', s.call ?? '—', null],
+    ['TV', SCREENS[s.screen] ?? s.screen ?? '—', null],
+    ['Cuộc họp · Call', CALLS[s.call] ?? s.call ?? '—', null],
   ];
   const list = $('status-list');
   list.replaceChildren();
