@@ -36,7 +36,7 @@ const server = new SetupServer({
   stateDir: dir,
   password: new AdminPassword(join(dir, 'admin-password.json')),
   code: new SetupCode(),
-  status: () => ({}),
+  box: { status: () => ({}) },
   log,
 });
 await server.start();

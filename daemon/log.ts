@@ -17,6 +17,11 @@ export class LogTail {
     if (this.lines.length > this.capacity) this.lines.splice(0, this.lines.length - this.capacity);
   }
 
+  /** Every line kept, oldest first, as the JSON lines they were written as. */
+  text(): string {
+    return this.lines.length === 0 ? '' : `${this.lines.join('\n')}\n`;
+  }
+
   /** The newest `count` records, oldest first, parsed back (a line that is not JSON is kept as text). */
   last(count: number): unknown[] {
     return this.lines.slice(-count).map((line) => {

@@ -18,7 +18,7 @@ import { workerInit, type MediaRunOptions } from './media/settings.js';
 import type { ScreenSink } from './media/pipelines.js';
 import type { MediaStatus } from './media/types.js';
 import type { Part } from './part.js';
-import { CallManager, type CallSummary, type SignalChannel } from './rtc/call.js';
+import { CallManager, type CallSummary, type JoinTarget, type SignalChannel } from './rtc/call.js';
 import { Floor } from './rtc/floor.js';
 import { parseVideoSize } from './config/schema.js';
 import { identityText } from './screen/notices.js';
@@ -27,6 +27,10 @@ import type { BrokerState, CallQuality } from './screen/art.js';
 import { lanAddress, SetupCode, setupAccess } from './setup/access.js';
 import { AdminPassword } from './setup/password.js';
 import { SetupServer } from './setup/server.js';
+import { setupStatus } from './setup/status.js';
+import { TestCall } from './setup/test-call.js';
+import { readDaemonLog } from './system/journal.js';
+import type { Telemetry } from './health/schema.js';
 import { join } from 'node:path';
 import { Hardware } from './hardware/index.js';
 import { DisplayHotplug } from './hardware/display-hotplug.js';
@@ -107,7 +111,7 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
     process.stderr.write(`diemcaud: ${error.message}\n`);
     process.exit(e instanceof DcError && e.code !== 'DC_USAGE' ? EXIT_CONFIG : 2);
   }
-  const logTail = new LogTail();
+  const logTail = new LogTail(LOG_TAIL_LINES);
   log = createLogger(config.log.level, { name: 'diemcaud', device: config.device.id }, logTail);
   const profile = await resolveProfile(args.profile ?? config.profile);
   const startedAt = Date.now();
@@ -176,6 +180,18 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
   const summary = new MediaSummary({ status: () => media.status() }, mediaLog, args.statsEverySeconds * 1000, () => calls?.summary().stats ?? null);
   const power = profile === 'sim' ? new SimulatedPower(log.child({ part: 'system' })) : new SystemdPower(log.child({ part: 'system' }));
   const health = new HealthCollector({ stateDir, firmwareVersion: version, log: log.child({ part: 'health' }) });
+  // The last sample (the fleet's telemetry takes one every interval) is what the setup page shows.
+  let lastHealth: { at: number; sample: Telemetry } | null = null;
+  let healthSampling: Promise<Telemetry> | undefined;
+  const sampleHealth = (): Promise<Telemetry> =>
+    (healthSampling ??= health
+      .sample()
+      .then((sample) => ((lastHealth = { at: Date.now(), sample }), sample))
+      .finally(() => (healthSampling = undefined)));
+  const recentHealth = (): Telemetry | null => {
+    if (!lastHealth || Date.now() - lastHealth.at > HEALTH_FOR_PAGE_MAX_AGE_MS) void sampleHealth().catch((e) => log.warn({ err: serializeError(e) }, 'health sample failed'));
+    return lastHealth?.sample ?? null;
+  };
   // Calls need the RTP ports for themselves: the media loopback (first look, demo) uses them.
   const signal: SignalChannel = {
     send: (to, m) => {
@@ -252,7 +268,7 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
           restartDaemon: (reason) => void shutdown(reason, EXIT_RESTART),
           power,
           ...(calls ? { calls, floor } : {}),
-          health,
+          health: { sample: sampleHealth },
           notices: screen,
           identifyLight: (seconds) => hardware.identify(seconds),
           hardware: () => hardware.status(),
@@ -280,6 +296,20 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
       if (isCredentialRefusal(e)) news('refused');
     });
   };
+  /** A new fleet connection with the settings and secrets now on disk. */
+  const reconnectFleet = (why: string) =>
+    // After the current turn: the command or request that changed them still has its reply to send.
+    setImmediate(() => {
+      const old = fleet;
+      log.info(`${why}; reconnecting`);
+      (old?.stop() ?? Promise.resolve())
+        .then(() => {
+          fleet = stopping ? undefined : buildFleet();
+          watchConnectivity(fleet);
+          return fleet?.start();
+        })
+        .catch((e) => log.error({ err: serializeError(e) }, 'fleet did not restart'));
+    });
   fleet = buildFleet();
   watchConnectivity(fleet);
   if (!fleet) log.info('fleet: no broker configured (fleet.url is empty); the box runs on its own');
@@ -291,26 +321,21 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
         stateDir,
         password: new AdminPassword(join(stateDir, 'admin-password.json')),
         code: setupCode,
-        status: () => {
-          const facts = screenFacts();
-          const m = media.cachedStatus;
-          return {
-            name: facts.site.name,
-            village: facts.site.village,
-            commune: facts.site.commune,
-            network: facts.network,
-            broker: facts.broker,
-            camera: m?.camera?.name ?? null,
-            microphone: m?.microphone?.name ?? null,
-            speaker: m?.speaker?.name ?? null,
-            screen: screen.screen,
-            call: facts.call.phase,
-          };
-        },
-        playTestTone: async (seconds) => {
-          const m = runningMedia();
-          if (!m) throw new DcError('DC_MEDIA_NOT_RUNNING', 'the media engine is restarting: try again in a few seconds');
-          await m.playTestTone(seconds);
+        box: {
+          status: () =>
+            setupStatus({
+              facts: screenFacts,
+              media: () => media.cachedStatus,
+              screen: () => screen.screen,
+              connectors: () => display.current(),
+              health: recentHealth,
+            }),
+          version,
+          media: runningMedia,
+          logs: () => readDaemonLog(logTail),
+          reboot: (reason) => power.reboot(reason),
+          ...(calls ? { testCall: new TestCall({ calls, target: () => testCallTarget(store.current.calls.testCall), log: log.child({ part: 'setup' }) }) } : {}),
+          fleetSecretsChanged: () => reconnectFleet('fleet secrets changed'),
         },
         log: log.child({ part: 'setup' }),
       })
@@ -373,20 +398,7 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
     } else {
       applyLiveMediaSettings(media, next, previous, mediaLog);
     }
-    if (fleetSettingsChanged(next, previous)) {
-      // After the current turn: the command that changed them still has its reply to send.
-      setImmediate(() => {
-        const old = fleet;
-        log.info('fleet settings changed; reconnecting');
-        (old?.stop() ?? Promise.resolve())
-          .then(() => {
-            fleet = stopping ? undefined : buildFleet();
-            watchConnectivity(fleet);
-            return fleet?.start();
-          })
-          .catch((e) => log.error({ err: serializeError(e) }, 'fleet did not restart'));
-      });
-    }
+    if (fleetSettingsChanged(next, previous)) reconnectFleet('fleet settings changed');
   });
 
   for (const part of parts) {
@@ -400,6 +412,18 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
   }
   fleet?.event('started', { version, profile });
   log.info('running');
+}
+
+/** Lines of the log kept in memory: the setup page's download where there is no journal. */
+const LOG_TAIL_LINES = 2000;
+/** The setup page's status shows health no older than this. */
+const HEALTH_FOR_PAGE_MAX_AGE_MS = 30_000;
+
+/** The test call's target from its settings: a box, else a conference server's test room. */
+function testCallTarget(target: Config['calls']['testCall']): JoinTarget | null {
+  if (target.peer !== '') return { peer: target.peer };
+  if (target.whip !== '') return { whip: target.whip, ...(target.whep !== '' ? { whep: target.whep } : {}) };
+  return null;
 }
 
 /** The TV's mode until the display says otherwise: every HDMI TV takes 720p. */

@@ -18,7 +18,7 @@ import { CommandRouter, type OutgoingReply } from '../daemon/fleet/router.js';
 import { mediaCommands } from '../daemon/fleet/commands/media.js';
 import { loopbackPorts, pipelineState, startEngine, type EngineHarness } from './helpers/engine.js';
 import { control } from './helpers/calls.js';
-import { lastSample } from './helpers/pictures.js';
+import { levelsOver, near, speakerLevel } from './helpers/sound.js';
 import { caught, delay, waitUntil } from './helpers/wait.js';
 
 const speaker = (id: string, connection: Connection, name = id): MediaDevice => ({
@@ -77,29 +77,6 @@ t.test('connectionOf reads how a sound device is attached from its properties', 
 // --- levels at the speaker ----------------------------------------------------------------------
 
 /** RMS of the S16 samples the speaker played last; null before its first buffer. */
-function speakerLevel(h: EngineHarness): number | null {
-  const buffer = lastSample(h.engine.pipelineObject('playout')?.getByName('speaker') ?? null)?.getBuffer();
-  if (!buffer) return null;
-  const bytes = Buffer.from(buffer.extractDup(0, Number(buffer.getSize())) as unknown as number[]);
-  let sum = 0;
-  for (let i = 0; i + 1 < bytes.length; i += 2) sum += bytes.readInt16LE(i) ** 2;
-  return Math.sqrt(sum / Math.max(1, bytes.length / 2));
-}
-
-/** The speaker's levels polled every 10 ms for `ms`: [median, share of readings below `floor`]. */
-async function levelsOver(h: EngineHarness, ms: number, floor = 0): Promise<{ median: number; below: number; n: number }> {
-  const levels: number[] = [];
-  const end = performance.now() + ms;
-  while (performance.now() < end) {
-    levels.push(speakerLevel(h) ?? 0);
-    await delay(10);
-  }
-  levels.sort((a, b) => a - b);
-  return { median: levels[Math.floor(levels.length / 2)] ?? 0, below: levels.filter((l) => l < floor).length / levels.length, n: levels.length };
-}
-
-const near = (value: number, target: number, share: number) => Math.abs(value - target) <= share * target;
-
 t.test('an idle box with the mixer: the screen draws and the speaker plays silence, nothing waits for RTP', async (t) => {
   const h = await startEngine(t, { send: false });
   await waitUntil('the playout runs', () => pipelineState(h.engine, 'playout') === 'running', { timeoutMs: 5000 });

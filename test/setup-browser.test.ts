@@ -56,12 +56,12 @@ t.test('first run from a phone: setup code, password, site and broker, status co
   await page.click('#claim button');
   await page.locator('#site').waitFor({ state: 'visible' });
   await shot('2-site');
-  await page.fill('#site [name=name]', 'Nhà văn hoá thôn Tây');
-  await page.fill('#site [name=village]', 'Thôn Tây');
-  await page.fill('#site [name=commune]', 'Xã Sơn Thủy');
-  await page.fill('#site [name=url]', broker.url);
-  await page.fill('#site [name=brokerPassword]', broker.passwords['hall-w']!);
-  await page.click('#site button');
+  await page.fill('#site-form [name=name]', 'Nhà văn hoá thôn Tây');
+  await page.fill('#site-form [name=village]', 'Thôn Tây');
+  await page.fill('#site-form [name=commune]', 'Xã Sơn Thủy');
+  await page.fill('#site-form [name=url]', broker.url);
+  await page.fill('#site-form [name=brokerPassword]', broker.passwords['hall-w']!);
+  await page.click('#site-form button');
   await page.locator('#status').waitFor({ state: 'visible' });
   await page.locator('#status-list[data-broker=online]').waitFor({ timeout: 30_000 });
   await shot('3-status');

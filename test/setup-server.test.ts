@@ -8,21 +8,19 @@ import t, { type Test } from 'tap';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request as httpRequest } from 'node:http';
+import { setupClient } from './helpers/setup-client.js';
 import { ConfigStore } from '../daemon/config/index.js';
 import { createLogger } from '../daemon/log.js';
 import { SetupCode } from '../daemon/setup/access.js';
 import { AdminPassword } from '../daemon/setup/password.js';
-import { BODY_LIMIT, BROKER_PASSWORD_FILE, SetupServer } from '../daemon/setup/server.js';
+import { SECRET_FILES } from '../daemon/config/bundle.js';
+import { BODY_LIMIT, SetupServer, type SetupBox } from '../daemon/setup/server.js';
+import { LogTail } from '../daemon/log.js';
+import { SimulatedPower } from '../daemon/system/power.js';
 
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  json: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-  text: string;
-}
+const BROKER_PASSWORD_FILE = SECRET_FILES.password;
 
-async function setup(t: Test) {
+async function setup(t: Test, box: Partial<SetupBox> = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'diemcau-setup-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const path = join(dir, 'config.json');
@@ -33,57 +31,11 @@ async function setup(t: Test) {
   let draws = 100_000;
   const code = new SetupCode(() => draws++);
   const password = new AdminPassword(join(dir, 'admin-password.json'));
-  const server = new SetupServer({ host: '127.0.0.1', port: 0, config, stateDir: dir, password, code, status: () => ({ name: config.current.device.name, broker: 'offline' }), log });
+  const server = new SetupServer({ host: '127.0.0.1', port: 0, config, stateDir: dir, password, code, box: { status: () => ({ name: config.current.device.name, broker: 'offline' }), ...box }, log });
   await server.start();
   t.teardown(() => server.stop());
-  let cookie = '';
-  let csrf = '';
-  /** One HTTP request; the session cookie is kept and sent, as a browser would. */
-  const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
-    new Promise<Reply>((resolve, reject) => {
-      const data = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-      const req = httpRequest(
-        {
-          host: '127.0.0.1',
-          port: server.port,
-          method,
-          path,
-          headers: { ...(data !== undefined ? { 'content-type': 'application/json' } : {}), ...(cookie ? { cookie } : {}), ...headers },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            const setCookie = res.headers['set-cookie']?.[0];
-            if (setCookie) cookie = setCookie.split(';')[0]!.endsWith('=') ? '' : setCookie.split(';')[0]!;
-            let json = {};
-            try {
-              json = JSON.parse(text);
-            } catch {
-              // a page, not JSON
-            }
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, json, text });
-          });
-        },
-      );
-      req.on('error', reject);
-      if (data !== undefined) req.write(data);
-      req.end();
-    });
-  const withCsrf = () => ({ 'x-csrf-token': csrf });
-  return {
-    dir,
-    path,
-    config,
-    code,
-    server,
-    call,
-    withCsrf,
-    setCsrf: (value: string) => (csrf = value),
-    forgetCookie: () => (cookie = ''),
-    currentCookie: () => cookie,
-  };
+  const client = setupClient('127.0.0.1', () => server.port);
+  return { dir, path, config, code, server, ...client };
 }
 
 t.test('unclaimed: only the page, claim and login answer; the page sets safe headers; no path leaves the page', async (t) => {
@@ -95,13 +47,16 @@ t.test('unclaimed: only the page, claim and login answer; the page sets safe hea
   t.equal(page.headers['x-content-type-options'], 'nosniff');
   t.equal(page.headers['x-frame-options'], 'DENY');
   t.equal((await s.call('GET', '/setup.js')).status, 200, 'its script');
-  for (const path of ['/api/status', '/api/config', '/api/session']) {
-    const r = await s.call('GET', path);
-    t.equal(r.status, 401, `${path} needs a session`);
+  // Every route the server has, not a list kept by hand: a new one cannot slip through.
+  const api = s.server.routes.filter((r) => r.includes(' /api/'));
+  t.ok(api.length >= 15, `the API's routes are listed (${api.length})`);
+  const open: string[] = api.filter((r) => r === 'POST /api/claim' || r === 'POST /api/login');
+  t.same(open, ['POST /api/claim', 'POST /api/login'], 'claim and login are the open ones');
+  for (const route of api.filter((r) => !open.includes(r))) {
+    const [method, path] = route.split(' ') as [string, string];
+    const r = await s.call(method, path, method === 'GET' ? undefined : {});
+    t.equal(r.status, 401, `${route} needs a session`);
     t.match(r.json, { error: { code: 'DC_SETUP_LOGIN', details: { claimed: false } } }, 'and says the box is not claimed');
-  }
-  for (const path of ['/api/config', '/api/site', '/api/test-tone', '/api/factory-reset', '/api/logout']) {
-    t.equal((await s.call('POST', path, {})).status, 401, `POST ${path} needs a session`);
   }
   for (const path of ['/../package.json', '/..%2fpackage.json', '/%2e%2e/%2e%2e/etc/passwd', '/setup/../../package.json', '/index.html/../../config.json', '/web-setup/setup/setup.js']) {
     const r = await s.call('GET', path);
@@ -185,4 +140,67 @@ t.test('factory reset: the box is unclaimed again, with a new code', async (t) =
   t.not(s.code.code, code, 'a new code on the TV');
   t.match((await s.call('GET', '/api/status')).json, { error: { details: { claimed: false } } }, 'signed out and unclaimed');
   t.equal((await s.call('POST', '/api/claim', { code: s.code.code, password: 'mat-khau-moi-2' })).status, 200, 'claimable again');
+});
+
+/** What provisioning makes for one box (issue 8's CLI writes the same format). */
+const bundle = (over: Record<string, unknown> = {}) =>
+  JSON.stringify({
+    format: 'diemcau-bundle/1',
+    device: { id: 'thon-dong-01', name: 'Thôn Đông', commune: 'Xã Hòa Bình', village: 'Thôn Đông' },
+    fleet: { url: 'mqtts://mqtt.xa.vn:8883', password: 'pw-from-bundle', groups: ['hoa-binh'], ca: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n' },
+    ...over,
+  });
+
+t.test('a provisioning bundle from the page: identity and broker saved, secrets in their own 0600 files; a bad one changes nothing', async (t) => {
+  let reconnects = 0;
+  const s = await setup(t, { fleetSecretsChanged: () => reconnects++ });
+  s.setCsrf((await s.call('POST', '/api/claim', { code: s.code.code, password: 'mat-khau-xa-1' })).json.csrf);
+  const { revision } = (await s.call('GET', '/api/config')).json;
+  const before = await readFile(s.path, 'utf8');
+  const bad = await s.call('POST', '/api/bundle', { revision, bundle: bundle({ device: { id: 'Thôn Đông', name: 'x', commune: '', village: '' } }) }, s.withCsrf());
+  t.equal(bad.status, 400, 'a bundle with a bad id: 400');
+  t.match(bad.json.error, { code: 'DC_CONFIG_INVALID', message: /device\.id/ }, 'naming the field');
+  t.equal((await s.call('POST', '/api/bundle', { revision, bundle: '{not json' }, s.withCsrf())).json.error.code, 'DC_CONFIG_INVALID', 'not JSON: said so');
+  t.equal(await readFile(s.path, 'utf8'), before, 'the config on disk is unchanged');
+  await t.rejects(stat(join(s.dir, SECRET_FILES.password)), 'and no secret was written');
+
+  const ok = await s.call('POST', '/api/bundle', { revision, bundle: bundle() }, s.withCsrf());
+  t.equal(ok.status, 200, 'a good bundle is imported');
+  t.match(ok.json, { device: { id: 'thon-dong-01' }, wifi: 'none' });
+  t.match(s.config.current, {
+    device: { id: 'thon-dong-01', name: 'Thôn Đông', village: 'Thôn Đông' },
+    fleet: { url: 'mqtts://mqtt.xa.vn:8883', username: 'thon-dong-01', groups: ['hoa-binh'], passwordFile: SECRET_FILES.password, caFile: SECRET_FILES.ca },
+  });
+  for (const file of [SECRET_FILES.password, SECRET_FILES.ca]) t.equal((await stat(join(s.dir, file))).mode & 0o777, 0o600, `${file}: 0600`);
+  t.equal(await readFile(join(s.dir, SECRET_FILES.password), 'utf8'), 'pw-from-bundle\n');
+  t.notMatch(await readFile(s.path, 'utf8'), /pw-from-bundle|BEGIN CERTIFICATE/, 'no secret in the config');
+  t.equal(reconnects, 1, 'the fleet is told to reconnect with the new secrets');
+  const stale = await s.call('POST', '/api/bundle', { revision, bundle: bundle() }, s.withCsrf());
+  t.equal(stale.status, 409, 'a page that read old settings: 409');
+  const wifi = await s.call('POST', '/api/bundle', { revision: s.config.current.revision, bundle: bundle({ wifi: { ssid: 'Nha van hoa', password: 'mat-khau-wifi' } }) }, s.withCsrf());
+  t.match(wifi.json, { wifi: 'not-available' }, 'a bundle with Wi-Fi on a box without NetworkManager: saved, and the Wi-Fi said not available');
+});
+
+t.test('the box from the page: version, the log as a file, reboot; what the box lacks answers 501', async (t) => {
+  const tail = new LogTail(10);
+  tail.write('{"level":30,"msg":"first"}\n');
+  tail.write('{"level":40,"msg":"second"}\n');
+  const power = new SimulatedPower(createLogger('silent'));
+  const s = await setup(t, { version: '1.2.3', logs: async () => tail.text(), reboot: (why) => power.reboot(why) });
+  s.setCsrf((await s.call('POST', '/api/claim', { code: s.code.code, password: 'mat-khau-xa-1' })).json.csrf);
+  t.match((await s.call('GET', '/api/version')).json, { version: '1.2.3', node: process.versions.node });
+  const logs = await s.call('GET', '/api/logs');
+  t.equal(logs.status, 200);
+  t.match(logs.headers['content-disposition'], /attachment; filename="dong-xa-01-\d{4}-\d\d-\d\d\.log"/, 'a file named after the box and the day');
+  t.same(logs.text.trim().split('\n').map((l) => JSON.parse(l).msg), ['first', 'second'], 'the log lines, oldest first');
+  t.equal((await s.call('POST', '/api/reboot', undefined)).status, 403, 'reboot needs the CSRF token');
+  const reboot = await s.call('POST', '/api/reboot', undefined, s.withCsrf());
+  t.match(reboot.json, { rebooting: true }, 'reboot answered first');
+  const until = Date.now() + 5000;
+  while (power.reboots.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  t.same(power.reboots, ['setup page'], 'then the box reboots');
+  for (const [method, path] of [['POST', '/api/preview'], ['GET', '/api/camera.jpg'], ['POST', '/api/test-call']] as const) {
+    const r = await s.call(method, path, method === 'POST' ? {} : undefined, s.withCsrf());
+    t.ok(r.status === 501 || r.status === 503, `${method} ${path} without the part: ${r.status} ${r.json.error?.code}`);
+  }
 });

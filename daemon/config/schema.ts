@@ -244,6 +244,14 @@ const Calls = Section(
       default: 'auto',
       description: "A call from another box: 'auto' answers at once (nobody needs to be in the hall); 'ask' rings on the TV until OK on its remote answers (15 s).",
     }),
+    testCall: Section(
+      {
+        peer: Type.String({ pattern: `^$|${ID_PATTERN.slice(1)}`, default: '', description: "Device id of the box the test call rings (the commune office's); '' for none." }),
+        whip: Type.String({ pattern: '^$|^https?://', maxLength: 500, default: '', description: "Or a conference server's test room: its WHIP endpoint; '' for none." }),
+        whep: Type.String({ pattern: '^$|^https?://', maxLength: 500, default: '', description: "The test room's WHEP endpoint, to see and hear it; '' for none." }),
+      },
+      'What the setup page’s test call calls: a few seconds with the far end prove the network, the broker, the camera, the microphone and the TV.',
+    ),
     giveUpAfterS: Type.Integer({
       minimum: 0,
       maximum: 86_400,

@@ -4,7 +4,8 @@ import { MediaError, type SerializedError } from '../errors.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import type { Logger } from '../log.js';
 import type { FromWorker, MediaControl, MediaMethod, ToWorker, WorkerInit } from './ipc.js';
-import type { MediaStatus, ScreenArt, SnapshotSource } from './types.js';
+import type { MediaStatus, Recording, ScreenArt, SnapshotOptions, SnapshotSource } from './types.js';
+import type { MicrophoneLevel } from './microphone.js';
 import type { FrameSize } from './pipelines.js';
 
 export type WorkerState = 'stopped' | 'starting' | 'running' | 'restarting';
@@ -155,8 +156,25 @@ export class MediaClient extends TypedEmitter<MediaClientEvents> implements Medi
   async setSelfView(visible: boolean): Promise<void> {
     await this.request('setSelfView', [visible]);
   }
-  async snapshot(source: SnapshotSource): Promise<Buffer> {
-    return Buffer.from((await this.request('snapshot', [source])) as Uint8Array);
+  async snapshot(source: SnapshotSource, options: SnapshotOptions = {}): Promise<Buffer> {
+    return Buffer.from((await this.request('snapshot', [source, options])) as Uint8Array);
+  }
+
+  async preview(seconds: number): Promise<void> {
+    await this.request('preview', [seconds]);
+  }
+
+  async microphoneLevel(): Promise<MicrophoneLevel | null> {
+    return (await this.request('microphoneLevel', [])) as MicrophoneLevel | null;
+  }
+
+  async recordMicrophone(seconds: number): Promise<Recording> {
+    // The request lasts as long as the recording.
+    return (await this.request('recordMicrophone', [seconds], seconds * 1000 + 10_000)) as Recording;
+  }
+
+  async playRecording(): Promise<Recording> {
+    return (await this.request('playRecording', [])) as Recording;
   }
   async injectFault(pipeline: string): Promise<void> {
     await this.request('injectFault', [pipeline]);

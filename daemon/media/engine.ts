@@ -6,10 +6,13 @@ import {
   describeAudioSend,
   describeCamera,
   describeMicrophone,
+  describePlayback,
   describePlayout,
+  describeRecording,
   describeSlate,
   describeTone,
   describeVideoSend,
+  selfViewPlacement,
   selfViewSize,
   screenLayerElement,
   sendSizeCaps,
@@ -24,6 +27,9 @@ import type { DeviceWatcher } from './devices/watcher.js';
 import { chooseSpeaker, type SpeakerChoice } from './devices/speaker.js';
 import type { PipelineDescription } from './launch.js';
 import { MediaError } from '../errors.js';
+import { parseLevelMessage, wavPeakDb, type MicrophoneLevel } from './microphone.js';
+import { readFileSync } from 'node:fs';
+import { runToEos } from './pipeline.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import type { Logger } from '../log.js';
 import type {
@@ -33,6 +39,8 @@ import type {
   ReceivedMedia,
   ScreenArt,
   ReceivedStream,
+  Recording,
+  SnapshotOptions,
   SnapshotSource,
   VideoSourceState,
 } from './types.js';
@@ -59,8 +67,18 @@ export interface MediaEngineEvents extends Record<string, unknown[]> {
 }
 
 const CHANNEL = 'cam';
-/** Everything that captures and sends; closed while the box is idle. */
-const SEND_SIDE = ['video-send', 'audio-send', 'camera', 'slate', 'microphone'] as const;
+/** What sends; closed while there is no call. */
+const SENDERS = ['video-send', 'audio-send'] as const;
+/** What captures; closed while there is neither a call nor a preview. */
+const CAPTURE = ['camera', 'slate', 'microphone'] as const;
+const SEND_SIDE = [...SENDERS, ...CAPTURE] as const;
+/** The longest preview one request opens, s: a page left open renews it, a closed one lets it end. */
+const MAX_PREVIEW_S = 120;
+const MAX_RECORDING_S = 10;
+/** The channel a recording reads the microphone from (not the sender's). */
+const RECORD_CHANNEL = 'mic-rec';
+/** A level older than this is a microphone that stopped (ms). */
+const LEVEL_STALE_MS = 1000;
 /** The idle screen changes once a second at most: drawing it at 30 fps cost 15% of a core here. */
 const IDLE_SCREEN_FPS = 5;
 const MIC_CHANNEL = 'mic';
@@ -94,6 +112,11 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
   private speakerWarning = '';
   private tone: Gst.Pipeline | null = null;
   private toneTimer: NodeJS.Timeout | undefined;
+  private previewing = false;
+  private previewTimer: NodeJS.Timeout | undefined;
+  private micLevel: (MicrophoneLevel & { at: number }) | null = null;
+  private recording: (Recording & { path: string }) | null = null;
+  private recordingUnderWay = false;
   private videoMuted = false;
   private audioMuted = false;
   private volumePercent: number;
@@ -169,13 +192,19 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     const playout = supervise('playout', () => this.describePlayout());
     playout.on('started', () => this.probeGeneration++);
     playout.on('state', (s) => {
-      if (s.state === 'running') this.rebindEchoCanceller();
+      if (s.state === 'running') {
+        this.rebindEchoCanceller();
+        this.placeSelfView();
+      }
     });
     playout.start();
     const camera = supervise('camera', () => this.describeCamera());
     camera.on('state', (s) => this.onCameraState(s));
     supervise('slate', () => this.describeSlate());
-    supervise('microphone', () => this.describeMicrophone());
+    supervise('microphone', () => this.describeMicrophone()).on('element', (msg) => {
+      const level = parseLevelMessage(msg.getStructure()?.toString() ?? '');
+      if (level) this.micLevel = { ...level, at: Date.now() };
+    });
     supervise('video-send', () => this.describeVideoSend());
     supervise('audio-send', () => this.describeAudioSend()).on('started', () => (this.audioSendProbeGeneration = this.probeGeneration));
 
@@ -208,11 +237,12 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     }
     if (on) {
       this.pipeline('audio-send').start();
-      this.updateVideoSource();
-      if (this.microphone) this.pipeline('microphone').start();
+      this.startCapture();
       this.pipeline('video-send').start();
     } else {
-      for (const name of SEND_SIDE) this.pipeline(name).stop();
+      for (const name of SENDERS) this.pipeline(name).stop();
+      // A preview under way keeps the camera and microphone until it ends.
+      if (!this.previewing) this.stopCapture();
       // The next call starts at the capture size, whatever this one's link allowed.
       this.sendSize = this.size;
       this.videoPaused = false;
@@ -225,6 +255,8 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     this.started = false;
     this.stopReceivePoll();
     this.stopTestTone();
+    clearTimeout(this.previewTimer);
+    this.previewing = false;
     for (const off of this.unsubscribe.splice(0)) off();
     // Senders before sources, playout last (the echo probe outlives the canceller).
     for (const name of [...SEND_SIDE, 'playout']) this.pipelines.get(name)?.stop();
@@ -239,6 +271,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       encoder: this.encoder ? { name: this.encoder.name, codec: this.encoder.codec } : null,
       encoderCandidates: this.candidates,
       sending: this.sending,
+      previewing: this.previewing,
       videoSource: this.videoSourceState(),
       camera: this.camera ? { id: this.camera.id, name: this.camera.name } : null,
       microphone: this.microphone ? { id: this.microphone.id, name: this.microphone.name } : null,
@@ -335,16 +368,80 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     if (!Number.isFinite(seconds) || seconds <= 0 || seconds > MAX_TONE_S) {
       throw new MediaError('DC_MEDIA_BAD_REQUEST', `test tone length must be more than 0 and at most ${MAX_TONE_S} seconds, got ${seconds}`);
     }
+    this.playThroughSpeaker(describeTone({ channel: TONE_CHANNEL, ...TONE }), seconds, 'the test tone');
+    this.opts.log.info({ event: 'media.test_tone', seconds, speaker: this.speaker?.name ?? null }, 'test tone');
+  }
+
+  /**
+   * Opens the camera and the microphone without sending for `seconds`: the setup page's camera
+   * preview and microphone meter. Each call sets a new end; at the end they close again unless
+   * a call uses them. The TV shows the camera picture full screen meanwhile, for framing.
+   */
+  preview(seconds: number): void {
+    if (!this.started) throw new MediaError('DC_MEDIA_NOT_RUNNING', 'the media engine is not running');
+    if (!Number.isFinite(seconds) || seconds <= 0 || seconds > MAX_PREVIEW_S) {
+      throw new MediaError('DC_MEDIA_BAD_REQUEST', `a preview lasts more than 0 and at most ${MAX_PREVIEW_S} seconds, got ${seconds}`);
+    }
+    clearTimeout(this.previewTimer);
+    this.previewTimer = setTimeout(() => this.endPreview(), seconds * 1000);
+    this.previewTimer.unref();
+    if (this.previewing) return;
+    this.previewing = true;
+    this.startCapture();
+    this.placeSelfView();
+    this.opts.log.info({ event: 'media.preview', seconds }, 'camera preview');
+    this.emitStatus();
+  }
+
+  microphoneLevel(): MicrophoneLevel | null {
+    const state = this.pipelines.get('microphone')?.snapshot.state;
+    if (state !== 'running' || !this.micLevel || Date.now() - this.micLevel.at > LEVEL_STALE_MS) return null;
+    return { rmsDb: this.micLevel.rmsDb, peakDb: this.micLevel.peakDb };
+  }
+
+  /** Records `seconds` of the microphone to a WAV file (opening it for a preview if it is closed). */
+  async recordMicrophone(seconds: number): Promise<Recording> {
+    if (!this.started) throw new MediaError('DC_MEDIA_NOT_RUNNING', 'the media engine is not running');
+    if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_RECORDING_S) {
+      throw new MediaError('DC_MEDIA_BAD_REQUEST', `a recording lasts 1 to ${MAX_RECORDING_S} whole seconds, got ${seconds}`);
+    }
+    if (!this.microphone) throw new MediaError('DC_MEDIA_NOT_RUNNING', 'no microphone is plugged in');
+    if (this.recordingUnderWay) throw new MediaError('DC_MEDIA_BAD_REQUEST', 'a recording is already under way');
+    if (!this.capturing) this.preview(seconds + 5);
+    this.recordingUnderWay = true;
+    const path = this.screenFiles.write('recording.wav', '');
+    try {
+      await runToEos(describeRecording({ channel: RECORD_CHANNEL, seconds, path }), seconds * 1000 + 5000);
+      this.recording = { seconds, peakDb: wavPeakDb(readFileSync(path)), path };
+    } finally {
+      this.recordingUnderWay = false;
+    }
+    this.opts.log.info({ event: 'media.recorded', seconds, peakDb: this.recording.peakDb }, 'microphone recorded');
+    return { seconds, peakDb: this.recording.peakDb };
+  }
+
+  /** Plays the last recording through the speaker, the test tone's way (volume, echo probe). */
+  playRecording(): Recording {
+    if (!this.started) throw new MediaError('DC_MEDIA_NOT_RUNNING', 'the media engine is not running');
+    const recording = this.recording;
+    if (!recording) throw new MediaError('DC_MEDIA_BAD_REQUEST', 'nothing recorded yet: record first');
+    // Half a second more: the playback's own start-up, so the end is not cut.
+    this.playThroughSpeaker(describePlayback({ path: recording.path, channel: TONE_CHANNEL }), recording.seconds + 0.5, 'the recording');
+    this.opts.log.info({ event: 'media.playback', seconds: recording.seconds }, 'recording played back');
+    return { seconds: recording.seconds, peakDb: recording.peakDb };
+  }
+
+  /** A sound into the playout's tone channel for `seconds`; a new one replaces the one playing. */
+  private playThroughSpeaker(desc: PipelineDescription, seconds: number, what: string): void {
     this.stopTestTone();
-    const pipeline = createPipeline(describeTone({ channel: TONE_CHANNEL, ...TONE }));
+    const pipeline = createPipeline(desc);
     if (pipeline.setState(Gst.State.PLAYING) === Gst.StateChangeReturn.FAILURE) {
       pipeline.setState(Gst.State.NULL);
-      throw new MediaError('DC_MEDIA_PIPELINE', 'the test tone did not start');
+      throw new MediaError('DC_MEDIA_PIPELINE', `${what} did not start`);
     }
     this.tone = pipeline;
     this.toneTimer = setTimeout(() => this.stopTestTone(), seconds * 1000);
     this.toneTimer.unref();
-    this.opts.log.info({ event: 'media.test_tone', seconds, speaker: this.speaker?.name ?? null }, 'test tone');
   }
 
   /**
@@ -384,15 +481,32 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
 
   setSelfView(visible: boolean): void {
     this.selfViewVisible = visible;
-    const pad = this.optionalElement('playout', 'comp')?.getStaticPad('sink_2');
-    pad?.setProperty('alpha', visible ? 1 : 0);
+    this.placeSelfView();
     this.emitStatus();
   }
 
+  /**
+   * The self-view on the TV: the corner picture (if shown), or during a preview the whole
+   * screen, scaled up by the compositor, so the camera can be framed looking at the TV.
+   */
+  private placeSelfView(): void {
+    const pad = this.optionalElement('playout', 'comp')?.getStaticPad('sink_2');
+    if (!pad) return;
+    const self = selfViewSize(this.size);
+    const { x, y } = this.previewing && !this.sending ? { x: 0, y: 0 } : selfViewPlacement(this.outputSize, self);
+    const size = this.previewing && !this.sending ? this.outputSize : self;
+    pad.setProperty('xpos', x);
+    pad.setProperty('ypos', y);
+    pad.setProperty('width', size.width);
+    pad.setProperty('height', size.height);
+    pad.setProperty('alpha', this.selfViewVisible || (this.previewing && !this.sending) ? 1 : 0);
+  }
+
   /** A JPEG of the camera picture (at the capture size) or of the screen (at the output size). */
-  snapshot(source: SnapshotSource): Buffer {
-    const [pipelineName, sinkName, size] =
+  snapshot(source: SnapshotSource, options: SnapshotOptions = {}): Buffer {
+    const [pipelineName, sinkName, full] =
       source === 'camera' ? (['camera', 'sendsink', this.size] as const) : (['playout', 'screen', this.outputSize] as const);
+    const size = scaledToWidth(full, options.maxWidth);
     if (source === 'camera' && this.videoSourceState() !== 'camera') {
       throw new MediaError('DC_MEDIA_NOT_RUNNING', `no camera picture to take: the video source is "${this.videoSourceState()}"`);
     }
@@ -432,7 +546,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
 
   /** Runs the camera or the slate, never both: they feed the same inter channels. */
   private updateVideoSource(): void {
-    if (!this.started || !this.sending) return;
+    if (!this.started || !this.capturing) return;
     const camera = this.pipeline('camera');
     const slate = this.pipeline('slate');
     if (this.videoMuted || !this.camera) {
@@ -447,7 +561,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
   }
 
   private onCameraState(status: PipelineStatus): void {
-    if (this.videoMuted || !this.camera || !this.sending) return;
+    if (this.videoMuted || !this.camera || !this.capturing) return;
     // While the camera restarts the far end sees the slate, not a frozen or black picture.
     if (status.state === 'running') this.pipeline('slate').stop();
     else if (status.state === 'restarting' || status.state === 'failed') this.pipeline('slate').start();
@@ -463,7 +577,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
       this.updateVideoSource();
     } else if (device.kind === 'microphone' && !this.microphone) {
       this.microphone = device;
-      if (this.sending) this.pipeline('microphone').start();
+      if (this.capturing) this.pipeline('microphone').start();
     }
     this.emitStatus();
   }
@@ -479,7 +593,7 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
     } else if (device.id === this.microphone?.id) {
       this.microphone = this.opts.devices.pick('microphone', this.opts.settings.audio.microphone);
       this.pipeline('microphone').stop();
-      if (this.microphone && this.sending) this.pipeline('microphone').start();
+      if (this.microphone && this.capturing) this.pipeline('microphone').start();
     } else if (device.kind === 'speaker') {
       this.followSpeakers();
     }
@@ -520,7 +634,31 @@ export class MediaEngine extends TypedEmitter<MediaEngineEvents> {
 
   private describeMicrophone(): PipelineDescription {
     if (!this.microphone) throw new MediaError('DC_MEDIA_NOT_RUNNING', 'no microphone');
-    return describeMicrophone(this.microphone, MIC_CHANNEL);
+    return describeMicrophone(this.microphone, MIC_CHANNEL, RECORD_CHANNEL);
+  }
+
+  /** A call or a preview has the camera and microphone open. */
+  private get capturing(): boolean {
+    return this.sending || this.previewing;
+  }
+
+  private startCapture(): void {
+    this.updateVideoSource();
+    if (this.microphone) this.pipeline('microphone').start();
+  }
+
+  private stopCapture(): void {
+    for (const name of CAPTURE) this.pipeline(name).stop();
+    this.micLevel = null;
+  }
+
+  private endPreview(): void {
+    if (!this.started || !this.previewing) return;
+    this.previewing = false;
+    this.placeSelfView();
+    if (!this.sending) this.stopCapture();
+    this.opts.log.info({ event: 'media.preview_ended' }, 'camera preview ended');
+    this.emitStatus();
   }
 
   private describeVideoSend(): PipelineDescription {
@@ -908,4 +1046,11 @@ class ReceiveMeter {
       audio: this.audio.figures(),
     };
   }
+}
+
+/** `size` scaled down to `maxWidth` at most, the aspect kept, both sides even (encoders want it). */
+export function scaledToWidth(size: FrameSize, maxWidth: number | undefined): FrameSize {
+  if (!maxWidth || maxWidth >= size.width) return size;
+  const even = (n: number) => Math.max(2, Math.round(n / 2) * 2);
+  return { width: even(maxWidth), height: even((size.height * maxWidth) / size.width) };
 }

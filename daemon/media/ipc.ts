@@ -4,7 +4,8 @@
  */
 import type { SerializedError } from '../errors.js';
 import type { ScreenSink, FrameSize } from './pipelines.js';
-import type { MediaSettings, MediaStatus, ScreenArt, SnapshotSource } from './types.js';
+import type { MicrophoneLevel } from './microphone.js';
+import type { MediaSettings, MediaStatus, Recording, ScreenArt, SnapshotOptions, SnapshotSource } from './types.js';
 
 /** What the rest of the daemon may ask of the media engine, wherever it runs. */
 export interface MediaControl {
@@ -21,7 +22,19 @@ export interface MediaControl {
   /** The TV's mode (display hotplug): the screen is rebuilt at a new size, or with `rebuild` at any (a TV plugged back). */
   setOutputSize(size: FrameSize, rebuild?: boolean): Promise<void>;
   setSelfView(visible: boolean): Promise<void>;
-  snapshot(source: SnapshotSource): Promise<Buffer>;
+  /** A JPEG of the camera (capturing: a call or a preview) or of the screen; `maxWidth` scales it down. */
+  snapshot(source: SnapshotSource, options?: SnapshotOptions): Promise<Buffer>;
+  /**
+   * Opens the camera and the microphone without sending for `seconds` (at most 120; each call
+   * sets a new end): the setup page's camera preview, shown on the TV too, and its meter.
+   */
+  preview(seconds: number): Promise<void>;
+  /** The microphone's level over the last 100 ms; null while it is closed. */
+  microphoneLevel(): Promise<MicrophoneLevel | null>;
+  /** Records `seconds` (1–10) of the microphone (opening it if needed); resolves when done. */
+  recordMicrophone(seconds: number): Promise<Recording>;
+  /** Plays the last recording through the speaker, the test tone's way; resolves as it starts. */
+  playRecording(): Promise<Recording>;
   injectFault(pipeline: string): Promise<void>;
   setSending(on: boolean): Promise<void>;
   /**
@@ -45,6 +58,10 @@ export const MEDIA_METHODS: readonly MediaMethod[] = [
   'setOutputSize',
   'setSelfView',
   'snapshot',
+  'preview',
+  'microphoneLevel',
+  'recordMicrophone',
+  'playRecording',
   'injectFault',
   'setSending',
   'setSendSize',

@@ -138,16 +138,59 @@ export function describeSlate(o: SlateOptions): PipelineDescription {
   return b.build('slate');
 }
 
-export function describeMicrophone(device: MediaDevice, channel: string): PipelineDescription {
+/** The microphone's level is posted this often (ns): a meter on a phone moves smoothly at 10 Hz. */
+export const MIC_LEVEL_INTERVAL_NS = 100_000_000;
+
+/**
+ * The microphone into its inter channel for the audio sender, measured on the way (`level`,
+ * RMS and peak every 100 ms), and a second channel that a recording reads (the setup page's
+ * record-and-play-back test), so a recording never takes the sender's audio. The level is
+ * the raw microphone, before the sender's echo canceller and gain control: it says whether the
+ * hall is heard at all and how loud, with or without a call.
+ */
+export function describeMicrophone(device: MediaDevice, channel: string, recordChannel: string): PipelineDescription {
   const b = new LaunchBuilder();
   b.chain(
     b.fragment(device.element, { name: 'micsrc' }),
     b.el('audioconvert'),
     b.el('audioresample'),
     RAW_AUDIO_CAPS,
+    b.el('level', { name: 'miclevel', interval: MIC_LEVEL_INTERVAL_NS, 'post-messages': true }),
+    b.el('tee', { name: 'mictee' }),
+    b.el('queue', { name: 'micq', leaky: 'downstream', 'max-size-time': 200_000_000 }),
     b.el('interaudiosink', { name: 'micsink', channel }),
   );
+  b.chain('mictee.', b.el('queue', { name: 'recq', leaky: 'downstream', 'max-size-time': 200_000_000 }), b.el('interaudiosink', { name: 'recsink', channel: recordChannel }));
   return b.build('microphone');
+}
+
+/** `seconds` of the microphone's recording channel into a WAV file; ends by itself (EOS). */
+export function describeRecording(o: { channel: string; seconds: number; path: string }): PipelineDescription {
+  const b = new LaunchBuilder();
+  b.chain(
+    // 10 ms buffers: num-buffers is then the length. A short buffer-time keeps what the
+    // channel held before the recording (a surface keeps up to 1 s) out of it.
+    b.el('interaudiosrc', { name: 'recsrc', channel: o.channel, 'period-time': 10_000_000, 'buffer-time': 200_000_000, 'num-buffers': Math.round(o.seconds * 100) }),
+    RAW_AUDIO_CAPS,
+    b.el('wavenc'),
+    b.el('filesink', { name: 'recfile', location: o.path }),
+  );
+  return b.build('recording');
+}
+
+/** A WAV file into the playout's tone channel: the recording played back the far end's voice's way. */
+export function describePlayback(o: { path: string; channel: string }): PipelineDescription {
+  const b = new LaunchBuilder();
+  b.chain(
+    b.el('filesrc', { location: o.path }),
+    b.el('wavparse'),
+    b.el('audioconvert'),
+    b.el('audioresample'),
+    RAW_AUDIO_CAPS,
+    // Paced by the sink's clock, as the tone is.
+    b.el('interaudiosink', { name: 'playsink', channel: o.channel, 'ts-offset': -40_000_000 }),
+  );
+  return b.build('playback');
 }
 
 export interface VideoSendOptions {

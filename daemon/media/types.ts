@@ -5,6 +5,15 @@ import type { Connection } from './devices/model.js';
 
 export type MediaSettings = Config['media'];
 export type SnapshotSource = 'camera' | 'screen';
+export interface SnapshotOptions {
+  /** Scaled down to this width at most (the aspect kept): a phone's preview needs no 720p. */
+  maxWidth?: number;
+}
+/** A microphone recording: its length and its loudest sample (dBFS). */
+export interface Recording {
+  seconds: number;
+  peakDb: number;
+}
 /** What the far end is shown: the camera, the "no camera" slate, or the "camera off" slate. */
 export type VideoSourceState = 'camera' | 'no-camera' | 'muted';
 
@@ -39,6 +48,8 @@ export interface MediaStatus {
   encoderCandidates: Array<{ name: string; codec: string; ok: boolean; error?: SerializedError }>;
   /** Capturing and sending (in a call or a loopback); the camera is closed otherwise. */
   sending: boolean;
+  /** The camera and microphone are open for a preview (the setup page), sending or not. */
+  previewing: boolean;
   videoSource: VideoSourceState;
   camera: { id: string; name: string } | null;
   microphone: { id: string; name: string } | null;

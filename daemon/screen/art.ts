@@ -56,6 +56,8 @@ export type ScreenView =
     }
   | { kind: 'message'; site: Site; text: string; now: Date }
   | { kind: 'identify'; site: Site; boxId: string }
+  /** The camera's picture fills the screen (the setup page's preview); a band says why. */
+  | { kind: 'preview' }
   | { kind: 'error'; site: Site; problem: ScreenProblem; boxId: string; setup: SetupAccess | null };
 
 /** What needs a person: said on the TV with what to do about it. */
@@ -109,6 +111,8 @@ export function renderScreen(view: ScreenView, size: FrameSize): ScreenArt {
       return full('identify', size, identifyScreen(view, size));
     case 'error':
       return full(`error:${view.problem}`, size, errorScreen(view, size));
+    case 'preview':
+      return { name: 'preview', layers: [topBand(['Xem thử camera: chỉnh cho thấy cả bàn chủ tọa', 'Camera preview: frame the head table'], size)] };
   }
 }
 
@@ -272,21 +276,27 @@ function callLayers(v: Extract<ScreenView, { kind: 'call' }>, size: FrameSize): 
       y: size.height - height - m,
     });
   }
-  if (v.notice) {
-    const maxNotice = size.width - 2 * m;
-    const lines = clampLines(wrap(v.notice, t.body, maxNotice - 2 * pad, 'bold'), 3);
-    const width = Math.min(maxNotice, Math.ceil(Math.max(...lines.map((l) => textWidth(l, t.body, 'bold'))) + 2 * pad));
-    const height = 2 * pad + rowHeight * lines.length;
-    layers.push({
-      svg: svgDocument(width, height, [
-        shade(width, height, pad),
-        ...lines.map((line, i) => text(width / 2, rowY(i), line, { size: t.body, fill: COLORS.accent, weight: 'bold', anchor: 'middle' })),
-      ]),
-      x: Math.round((size.width - width) / 2),
-      y: m,
-    });
-  }
+  if (v.notice) layers.push(topBand(clampLines(wrap(v.notice, t.body, size.width - 2 * m - 2 * pad, 'bold'), 3), size));
   return layers;
+}
+
+/** Lines centred in a shaded band at the top, as wide as its text: a message over a picture. */
+function topBand(lines: string[], size: FrameSize): ScreenLayer {
+  const t = textSizes(size.height);
+  const m = Math.round(size.height / 40);
+  const pad = Math.round(t.small * 0.4);
+  const rowHeight = Math.round(t.body * 1.45);
+  const shown = lines.map((line) => ellipsize(line, t.body, size.width - 2 * m - 2 * pad, 'bold'));
+  const width = Math.min(size.width - 2 * m, Math.ceil(Math.max(...shown.map((l) => textWidth(l, t.body, 'bold'))) + 2 * pad));
+  const height = 2 * pad + rowHeight * shown.length;
+  return {
+    svg: svgDocument(width, height, [
+      shade(width, height, pad),
+      ...shown.map((line, i) => text(width / 2, pad + rowHeight * i + t.body * 1.05, line, { size: t.body, fill: COLORS.accent, weight: 'bold', anchor: 'middle' })),
+    ]),
+    x: Math.round((size.width - width) / 2),
+    y: m,
+  };
 }
 
 function messageScreen(v: Extract<ScreenView, { kind: 'message' }>, size: FrameSize): string[] {

@@ -20,6 +20,8 @@ export interface ScreenFacts {
   call: { phase: CallPhase; peer: string | null; speaker: string | null; micMuted: boolean; quality: CallQuality };
   setup: SetupAccess | null;
   nextMeeting: { title: string; startsAt: Date } | null;
+  /** The setup page's camera preview: the TV shows the camera picture, for framing. */
+  previewing?: boolean;
 }
 
 /**
@@ -39,6 +41,7 @@ export function chooseView(f: ScreenFacts, notice: Notice | null, now: Date): Sc
   }
   if (phase === 'ringing') return { kind: 'ringing', site: f.site, peer: f.call.peer ?? '' };
   if (phase === 'connecting') return { kind: 'connecting', site: f.site, peer: f.call.peer };
+  if (f.previewing) return { kind: 'preview' };
   if (notice?.kind === 'identify') return { kind: 'identify', site: f.site, boxId: f.boxId };
   if (notice) return { kind: 'message', site: f.site, text: notice.text, now };
   if (f.broker === 'refused') return { kind: 'error', problem: 'broker-refused', site: f.site, boxId: f.boxId, setup: f.setup };

@@ -42,7 +42,7 @@ export async function loadPageFiles(dir: string, names: readonly string[]): Prom
 }
 
 /** The setup page's files. */
-export const SETUP_PAGE_FILES = ['index.html', 'setup.js', 'setup.css'] as const;
+export const SETUP_PAGE_FILES = ['index.html', 'setup.css', 'setup.js', 'api.js', 'status.js', 'network.js', 'site.js', 'media.js', 'testcall.js', 'system.js'] as const;
 
 export function loadPage(): Promise<Map<string, PageFile>> {
   return loadPageFiles(webSetupDir('setup'), SETUP_PAGE_FILES);

@@ -60,12 +60,13 @@ export async function boxConfig(broker: FleetBroker, id: string, dir: string, ex
  * A built daemon in the sim profile on the fleet broker as box `id`, calls on 127.0.0.1 only;
  * resolves once its media runs. Stopped, and its directory removed, when the test ends.
  */
-export async function startSimBox(t: Test, broker: FleetBroker, id: string): Promise<RunningProcess> {
+export async function startSimBox(t: Test, broker: FleetBroker, id: string, patch: Record<string, unknown> = {}): Promise<RunningProcess> {
   const dir = await mkdtemp(join(tmpdir(), `diemcau-box-${id}-`));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const path = join(dir, 'config.json');
   const fleet = await boxConfig(broker, id, dir, { calls: { loopbackOnly: true } });
-  await writeFile(path, JSON.stringify(mergePatch(await simDaemonConfig(), { ...fleet, device: { ...(fleet.device as Record<string, unknown>), id } })));
+  const config = mergePatch(await simDaemonConfig(), { ...fleet, device: { ...(fleet.device as Record<string, unknown>), id } });
+  await writeFile(path, JSON.stringify(mergePatch(config, patch)));
   const daemon = runNode(DAEMON, ['--config', path, '--screen', 'fake']);
   t.teardown(() => daemon.stop());
   await daemon.waitForLog(`${id}: media up`, (r) => r.msg === 'media worker state' && (r.worker as { state?: string } | undefined)?.state === 'running', 60_000);
