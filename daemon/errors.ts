@@ -43,6 +43,12 @@ export const ERROR_CODES = {
   DC_SETUP_CLAIMED: { family: 'setup', recoverable: false },
   DC_SETUP_PASSWORD: { family: 'setup', recoverable: false },
   DC_SETUP_BAD_REQUEST: { family: 'setup', recoverable: false },
+  DC_NET_UNAVAILABLE: { family: 'network', recoverable: false },
+  DC_NET_INPUT: { family: 'network', recoverable: false },
+  DC_NET_TIMEOUT: { family: 'network', recoverable: true },
+  DC_NET_ACTIVATION: { family: 'network', recoverable: true },
+  DC_NET_NOT_FOUND: { family: 'network', recoverable: false },
+  DC_NET_FAILED: { family: 'network', recoverable: true },
   DC_INTERNAL: { family: 'internal', recoverable: true },
 } as const satisfies Record<string, { family: string; recoverable: boolean }>;
 

@@ -30,6 +30,10 @@ import { SetupServer } from './setup/server.js';
 import { setupStatus } from './setup/status.js';
 import { TestCall } from './setup/test-call.js';
 import { readDaemonLog } from './system/journal.js';
+import { SetupHotspot } from './system/network/hotspot.js';
+import type { NetworkManager } from './system/network/model.js';
+import { NmcliNetworkManager } from './system/network/nmcli.js';
+import { SimulatedNetworkManager } from './system/network/simulated.js';
 import type { Telemetry } from './health/schema.js';
 import { join } from 'node:path';
 import { Hardware } from './hardware/index.js';
@@ -131,10 +135,14 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
     const device = store.current.device;
     const address = lanAddress();
     const call = calls?.summary();
+    const ownWifi = hotspot?.state.state === 'on' ? hotspot.state : null;
     return {
       site: { name: device.name, village: device.village, commune: device.commune },
       boxId: device.id,
-      network: address ? 'ok' : 'down',
+      // The hotspot's own address is no network: the TV says how to join it.
+      network: address && !ownWifi ? 'ok' : 'down',
+      hotspot: ownWifi ? { ssid: ownWifi.ssid, password: ownWifi.password, qr: ownWifi.qr } : null,
+      previewing: media.cachedStatus?.previewing ?? false,
       broker,
       call: {
         // The loopback (a first look at a new box) is a call with itself: its picture, not the idle screen.
@@ -313,6 +321,20 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
   fleet = buildFleet();
   watchConnectivity(fleet);
   if (!fleet) log.info('fleet: no broker configured (fleet.url is empty); the box runs on its own');
+  const netLog = log.child({ part: 'network' });
+  const network: NetworkManager = profile === 'sim' ? new SimulatedNetworkManager(netLog) : new NmcliNetworkManager(netLog);
+  const hotspot = config.setup.enabled
+    ? new SetupHotspot({
+        network,
+        settings: () => store.current.network.hotspot,
+        boxId: () => store.current.device.id,
+        log: netLog,
+        onChange: () => {
+          void screen.refresh();
+          fleet?.publishState();
+        },
+      })
+    : undefined;
   const setupServer = config.setup.enabled
     ? new SetupServer({
         host: config.setup.host,
@@ -329,6 +351,7 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
               screen: () => screen.screen,
               connectors: () => display.current(),
               health: recentHealth,
+              hotspot: () => (hotspot?.state.state === 'on' ? { ssid: hotspot.state.ssid } : null),
             }),
           version,
           media: runningMedia,
@@ -336,6 +359,8 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
           reboot: (reason) => power.reboot(reason),
           ...(calls ? { testCall: new TestCall({ calls, target: () => testCallTarget(store.current.calls.testCall), log: log.child({ part: 'setup' }) }) } : {}),
           fleetSecretsChanged: () => reconnectFleet('fleet secrets changed'),
+          network,
+          ...(hotspot ? { hotspot: () => hotspot.state, wifiJoined: () => hotspot.noteJoined() } : {}),
         },
         log: log.child({ part: 'setup' }),
       })
@@ -345,6 +370,8 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
     { name: 'fleet', start: () => fleet?.start(), stop: () => fleet?.stop() },
     // Before the screen: the TV shows the port it got.
     { name: 'setup', start: () => setupServer?.start(), stop: () => setupServer?.stop() },
+    // A box with no network opens its own Wi-Fi for the setup page.
+    { name: 'hotspot', start: () => hotspot?.start(), stop: () => hotspot?.stop() },
     screen,
     hardware,
     { name: 'media', start: () => media.start(), stop: () => media.stop() },

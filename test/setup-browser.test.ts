@@ -78,7 +78,49 @@ t.test('first run from a phone: setup code, password, site and broker, status co
   await page.locator('#status').waitFor({ state: 'visible' });
   await shot('4-signed-in');
 
-  const foreign = requests.filter((url) => !url.startsWith(`${origin}/`));
+  // The network: a scan lists the hall's Wi-Fi (the sim profile's), a wrong password is
+  // explained, the right one joins.
+  await page.click('nav [data-view=network]');
+  await page.locator('#network-list dd').first().waitFor();
+  t.match(await page.textContent('#network-list'), /eth0.*đã kết nối/s, 'the cable is connected');
+  await page.click('#wifi-scan');
+  await page.locator('#wifi-list button').first().waitFor();
+  const networks = await page.locator('#wifi-list button').allTextContents();
+  t.match(networks[0], /Nha Van Hoa Thon Dong — 78%/, `the strongest first: ${networks.join(' | ')}`);
+  t.equal(networks.filter((n) => n.startsWith('Nha Van Hoa Thon Dong')).length, 1, 'one line per network');
+  await page.locator('#wifi-list button').first().click();
+  await page.fill('#wifi-join [name=password]', 'sai-mat-khau');
+  await page.click('#wifi-join button');
+  await page.locator('#message:has-text("không kết nối được")').waitFor();
+  await page.fill('#wifi-join [name=password]', 'thondong2024');
+  await page.click('#wifi-join button');
+  await page.locator('#message:has-text("Đã kết nối")').waitFor();
+  await page.locator('#network-list:has-text("Nha Van Hoa Thon Dong")').waitFor();
+  await shot('5-network');
+
+  // Camera and sound: the preview shows the camera picture, the meter hears the microphone.
+  await page.click('nav [data-view=media]');
+  await page.waitForFunction(() => {
+    const img = document.getElementById('camera-picture') as HTMLImageElement | null;
+    return Boolean(img && img.complete && img.naturalWidth > 0);
+  }, undefined, { timeout: 20_000 });
+  const picture = await page.evaluate(() => (document.getElementById('camera-picture') as HTMLImageElement).naturalWidth);
+  t.equal(picture, 640, 'the camera preview is shown, 640 wide');
+  await page.waitForFunction(() => Number((document.getElementById('mic-meter') as HTMLMeterElement).value) > -40, undefined, { timeout: 10_000 });
+  t.match(await page.textContent('#mic-level'), /-1\d dB/, 'the microphone meter moves with the sim microphone');
+  await daemon.waitForLog('the TV shows the camera for framing', (r) => r.event === 'screen.shown' && r.screen === 'preview');
+  await shot('6-camera');
+
+  // The system view names the version; the log downloads.
+  await page.click('nav [data-view=system]');
+  await page.locator('#system-list dd').first().waitFor();
+  t.match(await page.textContent('#system-list'), /hall-w/, 'the box id');
+  const download = await Promise.all([page.waitForEvent('download'), page.click('#logs')]);
+  t.match(download[0].suggestedFilename(), /^hall-w-\d{4}-\d\d-\d\d\.log$/, `the log downloads as ${download[0].suggestedFilename()}`);
+  await shot('7-system');
+
+  // blob: URLs are the camera's JPEGs from the box, shown from memory: the box's own origin.
+  const foreign = requests.filter((url) => !url.startsWith(`${origin}/`) && !url.startsWith(`blob:${origin}/`));
   t.same(foreign, [], `the page made ${requests.length} requests, all to the box itself`);
   t.comment(`screenshots in ${shots}`);
 });

@@ -312,6 +312,19 @@ const Hardware = Section(
   'What the village touches and sees besides the screen: the TV over CEC, buttons, the status light.',
 );
 
+const Network = Section(
+  {
+    hotspot: Section(
+      {
+        enabled: Type.Boolean({ default: true, description: 'Open the setup hotspot (diemcau-<id>) when the box has no network, so a phone can reach the setup page.' }),
+        afterS: Type.Integer({ minimum: 10, maximum: 3600, default: 90, description: 'Seconds without any network before the hotspot opens (a cable or Wi-Fi may just be slow to come up).' }),
+      },
+      'The box’s own Wi-Fi for setting it up, through NetworkManager (nmcli).',
+    ),
+  },
+  'The hall’s network, as the setup page manages it.',
+);
+
 const Setup = Section(
   {
     enabled: Type.Boolean({ default: true, description: 'Serve the setup page on the LAN.' }),
@@ -389,6 +402,7 @@ export const ConfigSchema = Type.Object(
     fleet: Fleet,
     calls: Calls,
     hardware: Hardware,
+    network: Network,
     setup: Setup,
   },
   { additionalProperties: false, description: 'Configuration of a diemcau box.' },

@@ -58,7 +58,14 @@ export type ScreenView =
   | { kind: 'identify'; site: Site; boxId: string }
   /** The camera's picture fills the screen (the setup page's preview); a band says why. */
   | { kind: 'preview' }
-  | { kind: 'error'; site: Site; problem: ScreenProblem; boxId: string; setup: SetupAccess | null };
+  | { kind: 'error'; site: Site; problem: ScreenProblem; boxId: string; setup: SetupAccess | null; hotspot?: HotspotInfo | null };
+
+/** The setup hotspot as the TV tells it: its name, its password, the text of its Wi-Fi QR code. */
+export interface HotspotInfo {
+  ssid: string;
+  password: string;
+  qr: string;
+}
 
 /** What needs a person: said on the TV with what to do about it. */
 export type ScreenProblem = 'no-network' | 'broker-refused';
@@ -380,8 +387,34 @@ function errorScreen(v: Extract<ScreenView, { kind: 'error' }>, size: FrameSize)
   }
   const site = [v.site.village, v.site.commune].filter(Boolean).join(', ');
   body.push(bilingual(m, y + t.small * 0.3, `Mã hộp: ${v.boxId}${site ? ` (${site})` : ''}`, 'Box ID', { size: t.small, fill: COLORS.accent, enFill: COLORS.en }));
-  if (v.setup) body.push(...setupPanel(v.setup, size, h * 0.6));
+  if (v.setup && v.hotspot) body.push(...hotspotPanel(v.hotspot, v.setup, size, h * 0.6));
+  else if (v.setup) body.push(...setupPanel(v.setup, size, h * 0.6));
   return body;
+}
+
+/** No network: join the box's own Wi-Fi (its QR code joins a phone at once), then open the page. */
+function hotspotPanel(hotspot: HotspotInfo, setup: SetupAccess, size: FrameSize, top: number): string[] {
+  const t = textSizes(size.height);
+  const m = margin(size);
+  const { width: w, height: h } = size;
+  const panelHeight = h - m - top;
+  const pad = Math.round(t.small * 0.6);
+  const qrSize = panelHeight - 2 * pad;
+  const maxWidth = w - 2 * m - qrSize - 3 * pad;
+  const x = m + pad;
+  const step = (panelHeight - 2 * pad) / 5;
+  const line = (i: number, vi: string, en: string | null, size: number, fill: string) =>
+    en === null
+      ? text(x, top + pad + step * (i + 0.85), ellipsize(vi, size, maxWidth, 'bold'), { size, fill, weight: 'bold' })
+      : bilingual(x, top + pad + step * (i + 0.85), vi, en, { size, fill, weight: 'bold', enFill: COLORS.en });
+  return [
+    `<rect x="${m}" y="${r(top)}" width="${w - 2 * m}" height="${r(panelHeight)}" rx="${r(t.small * 0.5)}" fill="${COLORS.panel}"/>`,
+    line(0, '1. Nối điện thoại vào Wi-Fi', 'Join this Wi-Fi', t.small, COLORS.accent),
+    line(1, `${hotspot.ssid}  ·  Mật khẩu: ${hotspot.password}`, null, t.body, COLORS.text),
+    line(2, `2. Mở ${setup.address}`, 'then open', t.small, COLORS.accent),
+    line(3, `Mã cài đặt: ${spacedCode(setup.code)}`, null, t.large, COLORS.text),
+    qrCode(w - m - pad - qrSize, top + pad, qrSize, hotspot.qr),
+  ];
 }
 
 /** The dark, see-through ground under text drawn over the meeting's picture. */

@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import type { CallPhase } from '../rtc/call.js';
 import type { ScreenArt } from '../media/types.js';
 import type { Part } from '../part.js';
-import { renderScreen, type BrokerState, type CallQuality, type FrameSize, type LinkState, type ScreenView, type SetupAccess, type Site } from './art.js';
+import { renderScreen, type BrokerState, type CallQuality, type FrameSize, type HotspotInfo, type LinkState, type ScreenView, type SetupAccess, type Site } from './art.js';
 import { TvNotices, type Notice, type NoticeBoard, type NoticeKind } from './notices.js';
 
 export interface ScreenFacts {
@@ -22,6 +22,8 @@ export interface ScreenFacts {
   nextMeeting: { title: string; startsAt: Date } | null;
   /** The setup page's camera preview: the TV shows the camera picture, for framing. */
   previewing?: boolean;
+  /** The box's own setup Wi-Fi, open while it has no network: the TV says how to join it. */
+  hotspot?: HotspotInfo | null;
 }
 
 /**
@@ -45,7 +47,7 @@ export function chooseView(f: ScreenFacts, notice: Notice | null, now: Date): Sc
   if (notice?.kind === 'identify') return { kind: 'identify', site: f.site, boxId: f.boxId };
   if (notice) return { kind: 'message', site: f.site, text: notice.text, now };
   if (f.broker === 'refused') return { kind: 'error', problem: 'broker-refused', site: f.site, boxId: f.boxId, setup: f.setup };
-  if (f.network === 'down') return { kind: 'error', problem: 'no-network', site: f.site, boxId: f.boxId, setup: f.setup };
+  if (f.network === 'down') return { kind: 'error', problem: 'no-network', site: f.site, boxId: f.boxId, setup: f.setup, hotspot: f.hotspot ?? null };
   return { kind: 'idle', site: f.site, now, network: f.network, broker: f.broker, nextMeeting: f.nextMeeting, setup: f.setup };
 }
 

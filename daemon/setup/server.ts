@@ -19,6 +19,9 @@ import { AdminPassword, MAX_PASSWORD } from './password.js';
 import { sameToken, Sessions, type Session } from './sessions.js';
 import { loadPage, type PageFile } from './page-files.js';
 import { mediaRoutes, type SetupMedia } from './routes/media.js';
+import { networkRoutes } from './routes/network.js';
+import type { NetworkManager } from '../system/network/model.js';
+import type { HotspotState } from '../system/network/hotspot.js';
 import { settingsRoutes } from './routes/settings.js';
 import { systemRoutes, type SystemRoutesOptions } from './routes/system.js';
 import { testCallRoutes } from './routes/test-call.js';
@@ -37,6 +40,10 @@ export interface SetupBox {
   testCall?: TestCall;
   /** A broker secret was rewritten: the fleet reconnects with it. */
   fleetSecretsChanged?(): void;
+  network?: NetworkManager;
+  hotspot?(): HotspotState;
+  /** A Wi-Fi was joined from the page (the hotspot went with the radio). */
+  wifiJoined?(): void;
 }
 
 export interface SetupServerOptions {
@@ -192,7 +199,14 @@ export class SetupServer implements Part {
         ...(box.reboot ? { reboot: box.reboot } : {}),
         log,
       });
-      settingsRoutes(api, { config: this.opts.config, stateDir: this.opts.stateDir, secretsChanged: () => box.fleetSecretsChanged?.(), log });
+      const joinWifi = box.network
+        ? async (wifi: { ssid: string; password?: string | undefined }) => {
+            await box.network!.joinWifi({ ssid: wifi.ssid, ...(wifi.password !== undefined ? { password: wifi.password } : {}) });
+            box.wifiJoined?.();
+          }
+        : undefined;
+      settingsRoutes(api, { config: this.opts.config, stateDir: this.opts.stateDir, secretsChanged: () => box.fleetSecretsChanged?.(), ...(joinWifi ? { joinWifi } : {}), log });
+      networkRoutes(api, { ...(box.network ? { network: box.network } : {}), ...(box.hotspot ? { hotspot: box.hotspot } : {}), ...(box.wifiJoined ? { joined: box.wifiJoined } : {}), log });
       mediaRoutes(api, () => box.media?.());
       testCallRoutes(api, box.testCall);
     });

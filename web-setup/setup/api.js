@@ -41,6 +41,10 @@ const WORDS = {
   DC_NOT_AVAILABLE: 'Hộp này không làm được việc đó: · Not available on this box: ',
   DC_MEDIA_NOT_RUNNING: 'Camera và âm thanh đang khởi động. Hãy thử lại sau vài giây. · Camera and sound are starting: try again in a few seconds.',
   DC_CONFIG_INVALID: 'Cài đặt chưa đúng: · Invalid setting: ',
+  DC_NET_ACTIVATION: 'Hộp không kết nối được: sai mật khẩu, hoặc mạng ở quá xa. · Could not join: wrong password, or the network is out of reach.',
+  DC_NET_NOT_FOUND: 'Không thấy mạng đó. Hãy tìm lại. · That network is not in reach: scan again.',
+  DC_NET_TIMEOUT: 'Mạng không trả lời kịp. Hãy thử lại. · The network did not answer in time: try again.',
+  DC_NET_UNAVAILABLE: 'Hộp không quản lý được mạng (NetworkManager không chạy). · NetworkManager is not running.',
 };
 
 /** An error in words for the cadre (Vietnamese first), with the box's own words where they help. */
