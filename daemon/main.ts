@@ -27,6 +27,7 @@ import type { BrokerState, CallQuality } from './screen/art.js';
 import { lanAddress, SetupCode, setupAccess } from './setup/access.js';
 import { AdminPassword } from './setup/password.js';
 import { SetupServer } from './setup/server.js';
+import { MdnsAnnouncer } from './setup/mdns.js';
 import { setupStatus } from './setup/status.js';
 import { TestCall } from './setup/test-call.js';
 import { readDaemonLog } from './system/journal.js';
@@ -352,6 +353,7 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
               connectors: () => display.current(),
               health: recentHealth,
               hotspot: () => (hotspot?.state.state === 'on' ? { ssid: hotspot.state.ssid } : null),
+              hostname: (): string | null => mdns?.hostname || null,
             }),
           version,
           media: runningMedia,
@@ -365,11 +367,22 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
         log: log.child({ part: 'setup' }),
       })
     : undefined;
+  const mdns: MdnsAnnouncer | undefined =
+    setupServer && config.setup.mdns
+      ? new MdnsAnnouncer({
+          name: () => store.current.device.name,
+          port: () => setupServer.port,
+          instance: () => `Điểm cầu ${store.current.device.village || store.current.device.name}`,
+          log: log.child({ part: 'mdns' }),
+        })
+      : undefined;
   const parts: Part[] = [
     // The fleet first: media start-up takes seconds, and the console should see the box at once.
     { name: 'fleet', start: () => fleet?.start(), stop: () => fleet?.stop() },
     // Before the screen: the TV shows the port it got.
     { name: 'setup', start: () => setupServer?.start(), stop: () => setupServer?.stop() },
+    // After the page: it announces the port the page got.
+    { name: 'mdns', start: () => mdns?.start(), stop: () => mdns?.stop() },
     // A box with no network opens its own Wi-Fi for the setup page.
     { name: 'hotspot', start: () => hotspot?.start(), stop: () => hotspot?.stop() },
     screen,
@@ -426,6 +439,7 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
       applyLiveMediaSettings(media, next, previous, mediaLog);
     }
     if (fleetSettingsChanged(next, previous)) reconnectFleet('fleet settings changed');
+    if (next.device.name !== previous.device.name) void mdns?.rename(next.device.name);
   });
 
   for (const part of parts) {

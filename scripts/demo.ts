@@ -122,9 +122,12 @@ function writeConfig(box: DemoBox, url: string, setupPort: number): void {
   const p = box.portBase;
   config.media = { ...config.media, rtp: { sendVideoPort: p, sendAudioPort: p + 2, receiveVideoPort: p + 4, receiveAudioPort: p + 6 } };
   // Two boxes on one machine: ICE on 127.0.0.1 only.
-  config.calls = { ...config.calls, loopbackOnly: true };
-  // Their setup pages on this machine only (a real box serves its hall's LAN).
-  config.setup = { ...config.setup, host: '127.0.0.1', port: setupPort };
+  // The village's test call (its setup page's "Gọi thử") rings the commune's hall.
+  const testCall = box.id === VILLAGE.id ? { peer: HQ.id } : {};
+  config.calls = { ...config.calls, loopbackOnly: true, testCall: { ...config.calls?.testCall, ...testCall } };
+  // Their setup pages on this machine only (a real box serves its hall's LAN), so no mDNS name
+  // is announced on the LAN for a page it cannot reach.
+  config.setup = { ...config.setup, host: '127.0.0.1', port: setupPort, mdns: false };
   writeFileSync(path, JSON.stringify(config, null, 2) + '\n');
 }
 

@@ -145,6 +145,21 @@ t.test('every TV screen, through the real compositor, reads back with OCR', asyn
     t.match(text.replace(/\s/g, ''), /482913/, 'the setup code');
   });
 
+  t.test('no network, the setup hotspot open: its name and password, a QR code that joins it, then the page and code', async (t) => {
+    const hotspot = { ssid: 'diemcau-dong-xa-01', password: 'k7m2p9x4ab', qr: 'WIFI:T:WPA;S:diemcau-dong-xa-01;P:k7m2p9x4ab;;' };
+    const access = { ...SETUP, address: 'http://10.42.0.1:8080', link: 'http://10.42.0.1:8080/?code=482913' };
+    const { text, png } = await drawAndRead(t, h, 'error-no-network-hotspot', { kind: 'error', problem: 'no-network', site: SITE, boxId: 'dong-xa-01', setup: access, hotspot });
+    reads(t, text, ['Không có mạng', 'diemcau-dong-xa-01', 'k7m2p9x4ab', '10.42.0.1:8080']);
+    readsWords(t, text, ['Nối điện thoại vào Wi-Fi']);
+    t.match(text.replace(/\s/g, ''), /482913/, 'the setup code');
+    t.equal(await qrText(png), hotspot.qr, "the QR code joins the box's Wi-Fi");
+  });
+
+  t.test('the camera preview from the setup page: a band over the picture says so', async (t) => {
+    const { text } = await drawAndRead(t, h, 'preview', { kind: 'preview' });
+    readsWords(t, text, ['Xem thử camera', 'Camera preview']);
+  });
+
   t.test('error: the commune server refused the credentials', async (t) => {
     const { text } = await drawAndRead(t, h, 'error-broker-refused', { kind: 'error', problem: 'broker-refused', site: SITE, boxId: 'dong-xa-01', setup: null });
     reads(t, text, ['Máy chủ xã từ chối hộp này', 'cán bộ CNTT', 'dong-xa-01']);

@@ -335,6 +335,7 @@ const Setup = Section(
       default: 8080,
       description: 'TCP port of the setup page, shown on the TV (80 needs CAP_NET_BIND_SERVICE; 0 takes any free one, for tests).',
     }),
+    mdns: Type.Boolean({ default: true, description: 'Announce the page as diemcau-<box name>.local over multicast DNS (off for tests on a shared machine).' }),
   },
   'The setup page on the hall’s LAN.',
 );

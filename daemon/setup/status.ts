@@ -18,6 +18,8 @@ export interface SetupStatusSources {
   health(): Telemetry | null;
   /** The setup hotspot, when it is on. */
   hotspot?(): { ssid: string } | null;
+  /** The page's mDNS name (diemcau-<name>.local), once announced. */
+  hostname?(): string | null;
 }
 
 export interface SetupStatus {
@@ -27,6 +29,7 @@ export interface SetupStatus {
   commune: string;
   network: 'ok' | 'down';
   address: string | null;
+  hostname: string | null;
   hotspot: { ssid: string } | null;
   broker: ScreenFacts['broker'];
   camera: string | null;
@@ -51,6 +54,7 @@ export function setupStatus(src: SetupStatusSources): SetupStatus {
     commune: facts.site.commune,
     network: facts.network,
     address: facts.setup?.address ?? null,
+    hostname: src.hostname?.() ?? null,
     hotspot: src.hotspot?.() ?? null,
     broker: facts.broker,
     camera: media?.camera?.name ?? null,

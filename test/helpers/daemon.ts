@@ -89,6 +89,7 @@ export async function simDaemonConfig(): Promise<Record<string, unknown>> {
     // The sim profile's simulated TV is on by default; its buttons and light are wired here.
     hardware: { gpio: { enabled: true } },
     // Several boxes run side by side: each setup page on a free loopback port.
-    setup: { host: '127.0.0.1', port: 0 },
+    // mDNS would announce on this machine's own networks: tests keep to loopback.
+    setup: { host: '127.0.0.1', port: 0, mdns: false },
   };
 }

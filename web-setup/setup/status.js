@@ -31,9 +31,12 @@ const ALERTS = {
 export async function refresh() {
   const s = await api('GET', '/api/status');
   const list = $('status-list');
+  const port = s.address ? new URL(s.address).port : '';
+  const named = s.hostname ? `http://${s.hostname}${port ? `:${port}` : ''}` : null;
   fillList(list, [
     ['Điểm cầu · Box', `${s.name} — ${[s.village, s.commune].filter(Boolean).join(', ')}`, null],
-    row('Mạng · Network', s.network === 'ok', `đã kết nối · connected${s.address ? ` (${s.address})` : ''}`, s.hotspot ? `điểm phát riêng · own hotspot ${s.hotspot.ssid}` : 'mất kết nối · down'),
+    row('Mạng · Network', s.network === 'ok', 'đã kết nối · connected', s.hotspot ? `điểm phát riêng · own hotspot ${s.hotspot.ssid}` : 'mất kết nối · down'),
+    ['Trang này · This page', [s.address, named].filter(Boolean).join(' · ') || null, null],
     row('Máy chủ xã · Server', s.broker === 'online', 'đã kết nối · connected', s.broker === 'not-configured' ? 'chưa cài · not set up' : s.broker === 'refused' ? 'từ chối mật khẩu · refused the password' : 'chưa kết nối · not connected'),
     row('Camera', Boolean(s.camera), s.camera, 'không có · none'),
     row('Micrô · Microphone', Boolean(s.microphone), s.microphone, 'không có · none'),
