@@ -100,11 +100,15 @@ t.test('first run from a phone: setup code, password, site and broker, status co
 
   // Camera and sound: the preview shows the camera picture, the meter hears the microphone.
   await page.click('nav [data-view=media]');
-  // Page-side code as text: this project's TypeScript has no DOM types.
-  await page.waitForFunction("document.getElementById('camera-picture').complete && document.getElementById('camera-picture').naturalWidth > 0", undefined, { timeout: 20_000 });
-  const picture = await page.evaluate("document.getElementById('camera-picture').naturalWidth");
+  // Page-side functions reach the DOM through globalThis (this project's TypeScript has no DOM
+  // types); a string would be eval'd in the page, which its CSP rightly forbids.
+  await page.waitForFunction(() => {
+    const img = (globalThis as unknown as { document: { getElementById(id: string): { complete: boolean; naturalWidth: number } } }).document.getElementById('camera-picture');
+    return img.complete && img.naturalWidth > 0;
+  }, undefined, { timeout: 20_000 });
+  const picture = await page.evaluate(() => (globalThis as unknown as { document: { getElementById(id: string): { naturalWidth: number } } }).document.getElementById('camera-picture').naturalWidth);
   t.equal(picture, 640, 'the camera preview is shown, 640 wide');
-  await page.waitForFunction("Number(document.getElementById('mic-meter').value) > -40", undefined, { timeout: 10_000 });
+  await page.waitForFunction(() => Number((globalThis as unknown as { document: { getElementById(id: string): { value: number } } }).document.getElementById('mic-meter').value) > -40, undefined, { timeout: 10_000 });
   t.match(await page.textContent('#mic-level'), /-1\d dB/, 'the microphone meter moves with the sim microphone');
   await daemon.waitForLog('the TV shows the camera for framing', (r) => r.event === 'screen.shown' && r.screen === 'preview');
   await shot('6-camera');

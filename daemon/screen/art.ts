@@ -196,21 +196,45 @@ function idleScreen(v: Extract<ScreenView, { kind: 'idle' }>, size: FrameSize): 
 /** The setup address, the one-time code and a QR code that opens the page with it. */
 function setupPanel(setup: SetupAccess, size: FrameSize, top: number): string[] {
   const t = textSizes(size.height);
+  return qrPanel(size, top, 4, setup.link, [
+    { vi: 'Cài đặt hộp tại', en: 'Set up this box at', size: t.small, fill: COLORS.accent, at: 0.8 },
+    { vi: setup.address, size: t.large, fill: COLORS.text, at: 1.8 },
+    { vi: 'Mã cài đặt', en: 'Setup code', size: t.small, fill: COLORS.accent, at: 2.8 },
+    // The big code sits a little lower: clear of the line above, for the eye and for OCR.
+    { vi: spacedCode(setup.code), size: t.title, fill: COLORS.text, at: 3.85 },
+  ]);
+}
+
+interface PanelRow {
+  vi: string;
+  /** English after it, smaller; none: the line alone, shortened to fit. */
+  en?: string;
+  size: number;
+  fill: string;
+  /** The baseline, in slots from the top (default: the row's index + 0.85). */
+  at?: number;
+}
+
+/** A panel at the bottom of the screen: bold rows on the left, one per slot, a QR code on the right. */
+function qrPanel(size: FrameSize, top: number, slots: number, qr: string, rows: PanelRow[]): string[] {
+  const t = textSizes(size.height);
   const m = margin(size);
   const { width: w, height: h } = size;
   const panelHeight = h - m - top;
   const pad = Math.round(t.small * 0.6);
   const qrSize = panelHeight - 2 * pad;
-  const textWidth = w - 2 * m - qrSize - 3 * pad;
+  const maxWidth = w - 2 * m - qrSize - 3 * pad;
   const x = m + pad;
-  const step = (panelHeight - 2 * pad) / 4;
+  const step = (panelHeight - 2 * pad) / slots;
   return [
     `<rect x="${m}" y="${r(top)}" width="${w - 2 * m}" height="${r(panelHeight)}" rx="${r(t.small * 0.5)}" fill="${COLORS.panel}"/>`,
-    bilingual(x, top + pad + step * 0.8, 'Cài đặt hộp tại', 'Set up this box at', { size: t.small, fill: COLORS.accent, weight: 'bold', enFill: COLORS.en }),
-    text(x, top + pad + step * 1.8, ellipsize(setup.address, t.large, textWidth, 'bold'), { size: t.large, fill: COLORS.text, weight: 'bold' }),
-    bilingual(x, top + pad + step * 2.8, 'Mã cài đặt', 'Setup code', { size: t.small, fill: COLORS.accent, weight: 'bold', enFill: COLORS.en }),
-    text(x, top + pad + step * 3.85, spacedCode(setup.code), { size: t.title, fill: COLORS.text, weight: 'bold' }),
-    qrCode(w - m - pad - qrSize, top + pad, qrSize, setup.link),
+    ...rows.map((row, i) => {
+      const y = top + pad + step * (row.at ?? i + 0.85);
+      return row.en === undefined
+        ? text(x, y, ellipsize(row.vi, row.size, maxWidth, 'bold'), { size: row.size, fill: row.fill, weight: 'bold' })
+        : bilingual(x, y, row.vi, row.en, { size: row.size, fill: row.fill, weight: 'bold', enFill: COLORS.en });
+    }),
+    qrCode(w - m - pad - qrSize, top + pad, qrSize, qr),
   ];
 }
 
@@ -395,26 +419,12 @@ function errorScreen(v: Extract<ScreenView, { kind: 'error' }>, size: FrameSize)
 /** No network: join the box's own Wi-Fi (its QR code joins a phone at once), then open the page. */
 function hotspotPanel(hotspot: HotspotInfo, setup: SetupAccess, size: FrameSize, top: number): string[] {
   const t = textSizes(size.height);
-  const m = margin(size);
-  const { width: w, height: h } = size;
-  const panelHeight = h - m - top;
-  const pad = Math.round(t.small * 0.6);
-  const qrSize = panelHeight - 2 * pad;
-  const maxWidth = w - 2 * m - qrSize - 3 * pad;
-  const x = m + pad;
-  const step = (panelHeight - 2 * pad) / 5;
-  const line = (i: number, vi: string, en: string | null, size: number, fill: string) =>
-    en === null
-      ? text(x, top + pad + step * (i + 0.85), ellipsize(vi, size, maxWidth, 'bold'), { size, fill, weight: 'bold' })
-      : bilingual(x, top + pad + step * (i + 0.85), vi, en, { size, fill, weight: 'bold', enFill: COLORS.en });
-  return [
-    `<rect x="${m}" y="${r(top)}" width="${w - 2 * m}" height="${r(panelHeight)}" rx="${r(t.small * 0.5)}" fill="${COLORS.panel}"/>`,
-    line(0, '1. Nối điện thoại vào Wi-Fi', 'Join this Wi-Fi', t.small, COLORS.accent),
-    line(1, `${hotspot.ssid}  ·  Mật khẩu: ${hotspot.password}`, null, t.body, COLORS.text),
-    line(2, `2. Mở ${setup.address}`, 'then open', t.small, COLORS.accent),
-    line(3, `Mã cài đặt: ${spacedCode(setup.code)}`, null, t.large, COLORS.text),
-    qrCode(w - m - pad - qrSize, top + pad, qrSize, hotspot.qr),
-  ];
+  return qrPanel(size, top, 5, hotspot.qr, [
+    { vi: '1. Nối điện thoại vào Wi-Fi', en: 'Join this Wi-Fi', size: t.small, fill: COLORS.accent },
+    { vi: `${hotspot.ssid}  ·  Mật khẩu: ${hotspot.password}`, size: t.body, fill: COLORS.text },
+    { vi: `2. Mở ${setup.address}`, en: 'then open', size: t.small, fill: COLORS.accent },
+    { vi: `Mã cài đặt: ${spacedCode(setup.code)}`, size: t.large, fill: COLORS.text },
+  ]);
 }
 
 /** The dark, see-through ground under text drawn over the meeting's picture. */
