@@ -45,6 +45,12 @@ async function start() {
     await go('status');
   } catch (error) {
     await show(error.details?.claimed === false ? 'claim' : 'login');
+    // The TV's QR code opens /?code=…: the code is filled in, and taken out of the address bar.
+    const code = new URLSearchParams(location.search).get('code');
+    if (code && /^[0-9]{6}$/.test(code)) {
+      $('claim').code.value = `${code.slice(0, 3)} ${code.slice(3)}`;
+      history.replaceState(null, '', '/');
+    }
   }
 }
 
