@@ -4,6 +4,7 @@
  * closes it, a Wi-Fi joined from the page ends it, and it never opens when turned off.
  */
 import t from 'tap';
+import { DcError } from '../daemon/errors.js';
 import { createLogger } from '../daemon/log.js';
 import { SetupHotspot, hasNetwork, wifiQrText, type HotspotState } from '../daemon/system/network/hotspot.js';
 import { SimulatedNetworkManager } from '../daemon/system/network/simulated.js';
@@ -89,4 +90,18 @@ t.test('turned off in the settings: never opens, and an open one closes', async 
 
 t.test('Wi-Fi QR text escapes \\ ; , : and "', async (t) => {
   t.equal(wifiQrText('Nhà "A"; tầng:2', 'a\\b,c'), 'WIFI:T:WPA;S:Nhà \\"A\\"\\; tầng\\:2;P:a\\\\b\\,c;;');
+});
+
+t.test('a network manager that cannot be read is said once, not at every look', async (t) => {
+  const { pino } = await import('pino');
+  const lines: string[] = [];
+  const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+  const broken = new SimulatedNetworkManager(log);
+  broken.devices = async () => {
+    throw new DcError('DC_NET_UNAVAILABLE', 'NetworkManager is not running');
+  };
+  const hotspot = new SetupHotspot({ network: broken, settings: () => ({ enabled: true, afterS: 10 }), boxId: () => 'x', log });
+  for (let i = 0; i < 5; i++) await hotspot.check();
+  t.equal(lines.filter((l) => l.includes('network.hotspot_check_failed')).length, 1, 'one warning for five failed looks');
+  t.equal(hotspot.state.state, 'off');
 });

@@ -36,6 +36,7 @@ export class SetupHotspot {
   private offlineSince: number | null = null;
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
+  private lastProblem = '';
   private readonly now: () => number;
 
   constructor(private readonly opts: SetupHotspotOptions) {
@@ -64,6 +65,7 @@ export class SetupHotspot {
     this.busy = true;
     try {
       const online = hasNetwork(await this.opts.network.devices());
+      this.lastProblem = '';
       const { enabled, afterS } = this.opts.settings();
       if (online || !enabled) {
         this.offlineSince = null;
@@ -73,7 +75,10 @@ export class SetupHotspot {
       this.offlineSince ??= this.now();
       if (this.current.state === 'off' && this.now() - this.offlineSince >= afterS * 1000) await this.open();
     } catch (e) {
-      this.opts.log.warn({ event: 'network.hotspot_check_failed', err: serializeError(e) }, 'setup hotspot: the network could not be read');
+      // Said once, not every few seconds: a box without NetworkManager would fill its journal.
+      const err = serializeError(e);
+      if (err.message !== this.lastProblem) this.opts.log.warn({ event: 'network.hotspot_check_failed', err }, 'setup hotspot: the network could not be read');
+      this.lastProblem = err.message;
     } finally {
       this.busy = false;
     }
