@@ -31,7 +31,7 @@ import { MdnsAnnouncer } from './setup/mdns.js';
 import { setupStatus } from './setup/status.js';
 import { TestCall } from './setup/test-call.js';
 import { readDaemonLog } from './system/journal.js';
-import { SetupHotspot } from './system/network/hotspot.js';
+import { SetupHotspot, throughHotspot } from './system/network/hotspot.js';
 import type { NetworkManager } from './system/network/model.js';
 import { NmcliNetworkManager } from './system/network/nmcli.js';
 import { SimulatedNetworkManager } from './system/network/simulated.js';
@@ -361,8 +361,8 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
           reboot: (reason) => power.reboot(reason),
           ...(calls ? { testCall: new TestCall({ calls, target: () => testCallTarget(store.current.calls.testCall), log: log.child({ part: 'setup' }) }) } : {}),
           fleetSecretsChanged: () => reconnectFleet('fleet secrets changed'),
-          network,
-          ...(hotspot ? { hotspot: () => hotspot.state, wifiJoined: () => hotspot.noteJoined() } : {}),
+          network: hotspot ? throughHotspot(network, hotspot) : network,
+          ...(hotspot ? { hotspot: () => hotspot.state } : {}),
         },
         log: log.child({ part: 'setup' }),
       })

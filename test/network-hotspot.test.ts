@@ -43,8 +43,11 @@ t.test('no network for afterS: the hotspot opens, named after the box, with a fr
   t.notOk(hasNetwork(await h.network.devices()), 'the hotspot itself is no network');
 
   // The cadre joins the hall's Wi-Fi from the page: the hotspot goes with the radio.
-  await h.network.joinWifi({ ssid: 'Nha Van Hoa Thon Dong', password: 'thondong2024' });
-  h.hotspot.noteJoined();
+  // A wrong password first: the hall's Wi-Fi refuses, and the hotspot is back as it was.
+  await t.rejects(h.hotspot.joinWifi({ ssid: 'Nha Van Hoa Thon Dong', password: 'sai-mat-khau' }), { code: 'DC_NET_ACTIVATION' });
+  t.equal(h.hotspot.state.state, 'on', 'a refused join leaves the hotspot on');
+  t.same(h.network.hotspotSettings, { ssid: on.ssid, password: on.password }, 'with the same name and password, for the phone to find again');
+  await h.hotspot.joinWifi({ ssid: 'Nha Van Hoa Thon Dong', password: 'thondong2024' });
   t.equal(h.hotspot.state.state, 'off', 'off once a Wi-Fi is joined');
   await h.hotspot.check();
   t.equal(h.hotspot.state.state, 'off', 'and stays off: the box is online');

@@ -42,8 +42,6 @@ export interface SetupBox {
   fleetSecretsChanged?(): void;
   network?: NetworkManager;
   hotspot?(): HotspotState;
-  /** A Wi-Fi was joined from the page (the hotspot went with the radio). */
-  wifiJoined?(): void;
 }
 
 export interface SetupServerOptions {
@@ -202,11 +200,10 @@ export class SetupServer implements Part {
       const joinWifi = box.network
         ? async (wifi: { ssid: string; password?: string | undefined }) => {
             await box.network!.joinWifi({ ssid: wifi.ssid, ...(wifi.password !== undefined ? { password: wifi.password } : {}) });
-            box.wifiJoined?.();
           }
         : undefined;
       settingsRoutes(api, { config: this.opts.config, stateDir: this.opts.stateDir, secretsChanged: () => box.fleetSecretsChanged?.(), ...(joinWifi ? { joinWifi } : {}), log });
-      networkRoutes(api, { ...(box.network ? { network: box.network } : {}), ...(box.hotspot ? { hotspot: box.hotspot } : {}), ...(box.wifiJoined ? { joined: box.wifiJoined } : {}), log });
+      networkRoutes(api, { ...(box.network ? { network: box.network } : {}), ...(box.hotspot ? { hotspot: box.hotspot } : {}), log });
       mediaRoutes(api, () => box.media?.());
       testCallRoutes(api, box.testCall);
     });

@@ -10,8 +10,6 @@ export interface NetworkRoutesOptions {
   network?: NetworkManager;
   /** The setup hotspot's state, if the box runs one. */
   hotspot?(): HotspotState;
-  /** A Wi-Fi was joined: the hotspot (on the same radio) is gone. */
-  joined?(): void;
   log: Logger;
 }
 
@@ -22,7 +20,6 @@ export function networkRoutes(api: FastifyInstance, opts: NetworkRoutesOptions):
   api.post('/api/network/scan', async () => ({ networks: await network().scanWifi(true) }));
   api.post<{ Body: Static<typeof WifiJoinSchema> }>('/api/network/wifi', { schema: { body: WifiJoinSchema } }, async (request) => {
     await network().joinWifi(request.body);
-    opts.joined?.();
     opts.log.info({ event: 'setup.wifi_joined', ssid: request.body.ssid }, `setup: joined the Wi-Fi "${request.body.ssid}"`);
     return { joined: request.body.ssid, devices: await network().devices() };
   });

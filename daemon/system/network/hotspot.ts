@@ -8,7 +8,7 @@
 import { randomInt } from 'node:crypto';
 import { serializeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import type { NetworkDevice, NetworkManager } from './model.js';
+import type { NetworkDevice, NetworkManager, WifiJoin } from './model.js';
 import { HOTSPOT_PROFILE } from './nmcli.js';
 
 export type HotspotState = { state: 'off' } | { state: 'on'; ssid: string; password: string; qr: string };
@@ -84,8 +84,23 @@ export class SetupHotspot {
     }
   }
 
-  /** A Wi-Fi was joined from the page: the hotspot went with the radio; the state follows. */
-  noteJoined(): void {
+  /**
+   * Joins a Wi-Fi from the page. The hotspot shares the radio: NetworkManager takes it down to
+   * try the hall's network. Joined, the hotspot is off for good; refused (a wrong password), the
+   * hotspot comes back with the same name and password, so the phone that asked finds it again.
+   */
+  async joinWifi(join: WifiJoin): Promise<void> {
+    try {
+      await this.opts.network.joinWifi(join);
+    } catch (e) {
+      if (this.current.state === 'on') {
+        const { ssid, password } = this.current;
+        await this.opts.network.startHotspot({ ssid, password }).catch((again) =>
+          this.opts.log.error({ event: 'network.hotspot_lost', err: serializeError(again) }, 'setup hotspot: not back after a failed join'),
+        );
+      }
+      throw e;
+    }
     this.offlineSince = null;
     this.set({ state: 'off' });
   }
@@ -124,4 +139,15 @@ export function hasNetwork(devices: NetworkDevice[]): boolean {
 export function wifiQrText(ssid: string, password: string): string {
   const escape = (s: string) => s.replace(/([\\;,:"])/g, '\\$1');
   return `WIFI:T:WPA;S:${escape(ssid)};P:${escape(password)};;`;
+}
+
+/** The network as the setup page uses it: a Wi-Fi joined through the hotspot's care. */
+export function throughHotspot(network: NetworkManager, hotspot: SetupHotspot): NetworkManager {
+  return {
+    devices: () => network.devices(),
+    scanWifi: (rescan) => network.scanWifi(rescan),
+    joinWifi: (join) => hotspot.joinWifi(join),
+    startHotspot: (settings) => network.startHotspot(settings),
+    stopHotspot: () => network.stopHotspot(),
+  };
 }

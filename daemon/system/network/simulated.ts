@@ -65,13 +65,14 @@ export class SimulatedNetworkManager implements NetworkManager {
 
   async joinWifi(join: WifiJoin): Promise<void> {
     this.joins.push(join);
+    // As NetworkManager does: the one radio leaves the hotspot to try the network.
+    this.hotspot = null;
     if (ssidBytes(join.ssid) > 32) throw new DcError('DC_NET_INPUT', 'a Wi-Fi name is at most 32 bytes');
     const ap = this.accessPoints().find((a) => a.ssid === join.ssid);
     if (!ap && !join.hidden) throw new DcError('DC_NET_NOT_FOUND', `no Wi-Fi network named "${join.ssid}" is in reach`);
     if (!ap || (ap.password !== undefined && ap.password !== join.password)) {
       throw new DcError('DC_NET_ACTIVATION', 'the connection did not come up (a wrong password, or the network out of reach)');
     }
-    this.hotspot = null;
     this.joined = { ssid: ap.ssid, signal: Math.max(...this.accessPoints().filter((a) => a.ssid === ap.ssid).map((a) => a.signal)) };
     this.log.info({ event: 'network.wifi_joined', ssid: join.ssid, simulated: true }, `joined the Wi-Fi "${join.ssid}" (simulated)`);
   }
