@@ -17,6 +17,7 @@ import type { Answer, Question } from 'dns-packet';
 import { serializeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Part } from '../part.js';
+import { asciiSlug } from '../util/slug.js';
 
 export interface MdnsOptions {
   /** The box's name (device.name): its DNS label is made from it. */
@@ -236,16 +237,8 @@ export class MdnsAnnouncer implements Part {
  * anything else a hyphen, at most 63 characters.
  */
 export function hostLabel(name: string): string {
-  const folded = name
-    // Đ is no accented D to Unicode (no decomposition), nor is the look-alike Ð some keyboards give.
-    .replace(/[đĐÐ]/g, 'd')
-    .normalize('NFD')
-    .replace(/\p{M}/gu, '')
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '');
   // "Điểm cầu Thôn Tây" is diemcau-thon-tay, not diemcau-diem-cau-thon-tay.
-  const rest = folded.replace(/^diem-?cau(-|$)/, '');
+  const rest = asciiSlug(name, 200).replace(/^diem-?cau(-|$)/, '');
   return (rest ? `diemcau-${rest}` : 'diemcau').slice(0, 63).replace(/-+$/, '');
 }
 
