@@ -27,6 +27,7 @@ import type { BrokerState, CallQuality } from './screen/art.js';
 import { lanAddress, SetupCode, setupAccess } from './setup/access.js';
 import { AdminPassword } from './setup/password.js';
 import { SetupServer } from './setup/server.js';
+import { BOOT_DIRS, importBootBundle } from './config/boot-import.js';
 import { MdnsAnnouncer } from './setup/mdns.js';
 import { setupStatus } from './setup/status.js';
 import { TestCall } from './setup/test-call.js';
@@ -116,6 +117,11 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
     process.stderr.write(`diemcaud: ${error.message}\n`);
     process.exit(e instanceof DcError && e.code !== 'DC_USAGE' ? EXIT_CONFIG : 2);
   }
+  // First boot: the provisioning bundle on the boot partition makes this box who it is, before
+  // anything is built from the settings. A PC in the sim profile has no boot partition to read.
+  const bootDirs = env.DIEMCAU_BOOT_DIR ? [env.DIEMCAU_BOOT_DIR] : (args.profile ?? config.profile) === 'sim' ? [] : BOOT_DIRS;
+  const imported = await importBootBundle({ dirs: bootDirs, store, stateDir: dirname(location.path), log: log.child({ part: 'provisioning' }) });
+  config = store.current;
   const logTail = new LogTail(LOG_TAIL_LINES);
   log = createLogger(config.log.level, { name: 'diemcaud', device: config.device.id }, logTail);
   const profile = await resolveProfile(args.profile ?? config.profile);
@@ -324,6 +330,12 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
   if (!fleet) log.info('fleet: no broker configured (fleet.url is empty); the box runs on its own');
   const netLog = log.child({ part: 'network' });
   const network: NetworkManager = profile === 'sim' ? new SimulatedNetworkManager(netLog) : new NmcliNetworkManager(netLog);
+  if (imported?.bundle.wifi) {
+    const { ssid, password } = imported.bundle.wifi;
+    network.joinWifi({ ssid, ...(password !== undefined ? { password } : {}) }).catch((e) =>
+      netLog.warn({ event: 'provisioning.wifi_failed', ssid, err: serializeError(e) }, `first boot: the Wi-Fi "${ssid}" was not joined; the setup page can join it`),
+    );
+  }
   const hotspot = config.setup.enabled
     ? new SetupHotspot({
         network,
