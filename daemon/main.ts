@@ -32,6 +32,8 @@ import { MdnsAnnouncer } from './setup/mdns.js';
 import { setupStatus } from './setup/status.js';
 import { TestCall } from './setup/test-call.js';
 import { readDaemonLog } from './system/journal.js';
+import { SystemdNotifier } from './system/sd-notify.js';
+import { withDeadline } from './util/deadline.js';
 import { SetupHotspot, throughHotspot } from './system/network/hotspot.js';
 import type { NetworkManager } from './system/network/model.js';
 import { NmcliNetworkManager } from './system/network/nmcli.js';
@@ -407,11 +409,29 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
     { name: 'calls', start: () => undefined, stop: () => calls?.stop() },
   ];
 
+  // systemd's watchdog is fed only while the media worker answers and its screen makes frames.
+  let framesAtLastCheck = -1;
+  const systemd = new SystemdNotifier({
+    env,
+    log: log.child({ part: 'systemd' }),
+    health: {
+      check: async () => {
+        const m = runningMedia();
+        if (!m) return false;
+        const status = await withDeadline(m.status(), WATCHDOG_MEDIA_ANSWER_MS);
+        const frames = status.rendered.videoFrames;
+        const moving = frames > framesAtLastCheck;
+        framesAtLastCheck = frames;
+        return moving && status.pipelines.find((p) => p.name === 'playout')?.state === 'running';
+      },
+    },
+  });
   let stopping = false;
   const shutdown = async (signal: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
+    void systemd.stopping();
     const deadline = setTimeout(() => {
       log.error('parts did not stop in time; exiting anyway');
       process.exit(1);
@@ -465,7 +485,11 @@ async function main(argv = process.argv.slice(2), env = process.env): Promise<vo
   }
   fleet?.event('started', { version, profile });
   log.info('running');
+  await systemd.ready(`running as ${store.current.device.id}`);
 }
+
+/** The media worker must answer a watchdog check this fast (ms). */
+const WATCHDOG_MEDIA_ANSWER_MS = 2000;
 
 /** Lines of the log kept in memory: the setup page's download where there is no journal. */
 const LOG_TAIL_LINES = 2000;
